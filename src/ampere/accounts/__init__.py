@@ -1,0 +1,1 @@
+"""Customers, premises, service points, accounts, agreements, enrolments and the ledger."""

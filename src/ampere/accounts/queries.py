@@ -1,0 +1,128 @@
+"""Reads of the accounts domain. They return plain values, never half-loaded models."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import connection
+
+from ampere.accounts.models import Account, Holiday, LedgerEntry, LegacyAccountNumber, Utility
+from ampere.accounts.numbers import NumberScheme, validate_number
+from ampere.accounts.types import AccountRef, LedgerLine
+from ampere.core.errors import NotFound
+from ampere.core.money import Money
+from ampere.core.periods import DatePeriod
+
+
+class AccountNotFound(NotFound):
+    code = "account-not-found"
+
+
+class UtilityNotFound(NotFound):
+    code = "utility-not-found"
+
+
+def get_utility_id(*, code: str) -> int:
+    found = Utility.objects.filter(code=code).values_list("id", flat=True).first()
+    if found is None:
+        raise UtilityNotFound(f"no utility with code {code!r}", field="utility")
+    return found
+
+
+def _normalise(number: str) -> str:
+    return "".join(number.split()).replace("-", "").upper()
+
+
+def find_account(*, number: str, utility_code: str | None = None) -> AccountRef:
+    """The account with this number, new or legacy, in one query each at most.
+
+    Raises AccountNotFound, or InvalidAccountNumber when a new-format number fails its check
+    digit (a mistyped number is told as such, not as "not found").
+    """
+    cleaned = _normalise(number)
+    fields = ("id", "number", "utility_id", "utility__code", "utility__currency")
+    accounts = Account.objects.all()
+    if utility_code is not None:
+        accounts = accounts.filter(utility__code=utility_code)
+    row = accounts.filter(number=cleaned).values_list(*fields).first()
+    if row is not None:
+        return AccountRef(row[0], row[1], row[2], row[3], row[4], matched_by="number")
+    legacy = LegacyAccountNumber.objects.filter(number__in={number.strip(), cleaned})
+    if utility_code is not None:
+        legacy = legacy.filter(utility__code=utility_code)
+    legacy_row = legacy.values_list(*(f"account__{f}" for f in fields)).first()
+    if legacy_row is not None:
+        r = legacy_row
+        return AccountRef(r[0], r[1], r[2], r[3], r[4], matched_by="legacy")
+    utilities = Utility.objects.all()
+    if utility_code is not None:
+        utilities = utilities.filter(code=utility_code)
+    for scheme, prefix in utilities.values_list("number_scheme", "number_prefix"):
+        if cleaned.startswith(prefix):
+            validate_number(cleaned, scheme=NumberScheme(scheme), prefix=prefix)
+    raise AccountNotFound(f"no account with number {number!r}", field="account_number")
+
+
+def get_balance(*, account_id: int) -> Money:
+    """The account balance: the sum of its ledger entries, computed by PostgreSQL."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT u.currency, COALESCE(SUM(e.amount), 0)
+            FROM accounts_account a
+            JOIN accounts_utility u ON u.id = a.utility_id
+            LEFT JOIN accounts_ledgerentry e ON e.account_id = a.id
+            WHERE a.id = %s
+            GROUP BY u.currency
+            """,
+            [account_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise AccountNotFound(f"no account with id {account_id}", field="account")
+    currency, amount = row
+    return Money.of(amount, currency).rounded()
+
+
+def get_ledger(
+    *, account_id: int, limit: int = 100, before_id: int | None = None
+) -> list[LedgerLine]:
+    """The newest ``limit`` entries (newest first), paged by id."""
+    entries = LedgerEntry.objects.filter(account_id=account_id)
+    if before_id is not None:
+        entries = entries.filter(id__lt=before_id)
+    rows = entries.order_by("-id").values_list(
+        "id",
+        "kind",
+        "amount",
+        "currency",
+        "posted_at",
+        "value_date",
+        "due_date",
+        "source_type",
+        "source_id",
+        "description",
+        "reverses_id",
+    )[:limit]
+    return [
+        LedgerLine(
+            id=r[0],
+            kind=r[1],
+            amount=Money.of(r[2], r[3]).rounded(),
+            posted_at=r[4],
+            value_date=r[5],
+            due_date=r[6],
+            source_type=r[7],
+            source_id=r[8],
+            description=r[9],
+            reverses_id=r[10],
+        )
+        for r in rows
+    ]
+
+
+def get_holidays(*, utility_id: int, period: DatePeriod) -> frozenset[date]:
+    days = Holiday.objects.filter(utility_id=utility_id, date__gte=period.start)
+    if period.end is not None:
+        days = days.filter(date__lt=period.end)
+    return frozenset(days.values_list("date", flat=True))

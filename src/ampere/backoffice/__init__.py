@@ -1,0 +1,1 @@
+"""The staff back office: Django admin and staff pages."""

@@ -1,0 +1,1 @@
+"""The `ampere` command: Django's management commands plus Ampere's own."""

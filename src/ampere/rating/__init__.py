@@ -1,0 +1,1 @@
+"""Pricing: the tariff catalogue and the pure rating engine (it knows nothing of customers)."""

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RatingConfig(AppConfig):
+    name = "ampere.rating"
+    label = "rating"
+    verbose_name = "Rating and tariffs"

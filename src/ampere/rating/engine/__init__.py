@@ -1,0 +1,1 @@
+"""The pure rating engine: no Django, no database; Decimal reference and vectorised batch."""
