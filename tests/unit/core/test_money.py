@@ -26,7 +26,7 @@ def test_refuses_to_mix_currencies():
         Money.of(1, "VND") + Money.of(1, "USD")
     assert error.value.field == "currency"
     with pytest.raises(CurrencyMismatch):
-        Money.of(1, "VND") < Money.of(1, "USD")
+        assert Money.of(1, "VND") < Money.of(1, "USD")
 
 
 def test_refuses_float_and_unknown_currency():

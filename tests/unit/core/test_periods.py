@@ -35,7 +35,7 @@ def test_period_refuses_end_before_start_and_naive_times():
         DatePeriod(date(2025, 5, 2), date(2025, 5, 1))
     assert error.value.field == "end"
     with pytest.raises(InvalidInput):
-        DateTimePeriod(datetime(2025, 1, 1), datetime(2025, 1, 2, tzinfo=UTC))  # noqa: DTZ001
+        DateTimePeriod(datetime(2025, 1, 1), datetime(2025, 1, 2, tzinfo=UTC))
 
 
 def test_daylight_saving_days_in_los_angeles():
