@@ -3,6 +3,11 @@ from django.urls import path
 from ampere.api.health import healthz
 from ampere.api.v1 import api
 
+# Each domain's HTTP interface is a module ampere/api/<domain>.py with a ninja `router`;
+# register it here, one line each:
+#   from ampere.api import rating
+#   api.add_router("/rating/", rating.router)
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
