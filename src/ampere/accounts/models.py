@@ -417,3 +417,52 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency}"
+
+
+class LedgerAllocation(models.Model):
+    """How much of a credit (payment, credit adjustment, reversal of a charge) settles a debit
+    (charge, fee, refund, reversal of a payment). Append-only like the ledger: undoing an
+    allocation is a new row with a negative amount that ``releases`` the first.
+
+    The open amount of a debit is its amount less its allocations; a debit is an open item.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="allocations")
+    debit_entry = models.ForeignKey(
+        LedgerEntry, on_delete=models.PROTECT, related_name="debit_allocations"
+    )
+    credit_entry = models.ForeignKey(
+        LedgerEntry, on_delete=models.PROTECT, related_name="credit_allocations"
+    )
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    allocated_at = models.DateTimeField()
+    releases = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="released_by"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["debit_entry"], name="allocation_debit"),
+            models.Index(fields=["credit_entry"], name="allocation_credit"),
+            models.Index(fields=["account"], name="allocation_account"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="allocation_sign",
+                condition=Q(amount__gt=0, releases__isnull=True)
+                | Q(amount__lt=0, releases__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="allocation_between_two_entries",
+                condition=~Q(debit_entry=models.F("credit_entry")),
+            ),
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="allocation_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.credit_entry_id}→{self.debit_entry_id} {self.amount}"

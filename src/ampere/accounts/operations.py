@@ -20,10 +20,8 @@ from ampere.accounts.models import (
     Customer,
     CustomerKind,
     CustomerPhone,
-    EntryKind,
     Holiday,
     Language,
-    LedgerEntry,
     LegacyAccountNumber,
     PhoneKind,
     Premise,
@@ -48,9 +46,7 @@ from ampere.accounts.types import (
     PremiseInput,
     ServicePointInput,
 )
-from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
-from ampere.core.localtime import local_date, zone
-from ampere.core.money import Money, currency
+from ampere.core.errors import Conflict, InvalidInput, NotFound
 from ampere.core.periods import DatePeriod
 from ampere.rating.queries import get_tariff_head
 
@@ -61,10 +57,6 @@ class AgreementOverlap(Conflict):
 
 class EnrolmentConflict(Conflict):
     code = "enrolment-conflict"
-
-
-class LedgerRefused(DomainError):
-    code = "ledger-refused"
 
 
 def date_range(period: DatePeriod) -> Range[date]:
@@ -427,101 +419,3 @@ def enrol(
             ) from None
         raise
     return row.id
-
-
-# --- the ledger ------------------------------------------------------------------------------
-
-
-def post_entry(
-    *,
-    account_id: int,
-    kind: str,
-    amount: Money,
-    value_date: date,
-    source_type: str,
-    source_id: str,
-    created_by: str,
-    now: datetime,
-    due_date: date | None = None,
-    description: str = "",
-) -> int:
-    """Append one entry to an account's ledger, holding the account's row lock.
-
-    Raises LedgerRefused for a currency other than the utility's, an amount finer than the
-    currency allows, or a sign that does not fit the kind.
-    """
-    _choice(kind, [k for k in EntryKind.values if k != EntryKind.REVERSAL], "kind")
-    with transaction.atomic():
-        account = (
-            Account.objects.select_for_update()
-            .select_related("utility")
-            .filter(id=account_id)
-            .first()
-        )
-        if account is None:
-            raise NotFound(f"no account with id {account_id}", field="account")
-        _check_amount(amount, kind, account.utility.currency)
-        entry = LedgerEntry.objects.create(
-            account_id=account_id,
-            kind=kind,
-            amount=amount.amount,
-            currency=amount.currency.code,
-            posted_at=now,
-            value_date=value_date,
-            due_date=due_date,
-            source_type=source_type,
-            source_id=source_id,
-            description=description,
-            created_by=created_by,
-        )
-    return entry.id
-
-
-def _check_amount(amount: Money, kind: str, account_currency: str) -> None:
-    if amount.currency != currency(account_currency):
-        raise LedgerRefused(
-            f"the account is kept in {account_currency}, not {amount.currency.code}",
-            field="currency",
-        )
-    if not amount.is_rounded():
-        raise LedgerRefused(
-            f"{amount.amount} has more decimals than {amount.currency.code} allows", field="amount"
-        )
-    positive = kind in (EntryKind.CHARGE, EntryKind.FEE, EntryKind.REFUND)
-    if (
-        amount.amount == 0
-        or (positive and amount.amount < 0)
-        or (kind == EntryKind.PAYMENT and amount.amount > 0)
-    ):
-        raise LedgerRefused(f"a {kind} cannot be {amount.amount}", field="amount")
-
-
-def reverse_entry(*, entry_id: int, created_by: str, now: datetime, reason: str) -> int:
-    """Append the reversal of an entry (an entry is reversed at most once)."""
-    if not reason.strip():
-        raise InvalidInput("say why the entry is reversed", field="reason")
-    original = (
-        LedgerEntry.objects.filter(id=entry_id)
-        .values("account_id", "amount", "currency", "account__utility__time_zone")
-        .first()
-    )
-    if original is None:
-        raise NotFound(f"no ledger entry {entry_id}", field="entry")
-    with transaction.atomic():
-        Account.objects.select_for_update().filter(id=original["account_id"]).exists()
-        if LedgerEntry.objects.filter(reverses_id=entry_id).exists():
-            raise Conflict(f"entry {entry_id} is reversed already", field="entry")
-        reversal = LedgerEntry.objects.create(
-            account_id=original["account_id"],
-            kind=EntryKind.REVERSAL,
-            amount=-original["amount"],
-            currency=original["currency"],
-            posted_at=now,
-            value_date=local_date(now, zone(original["account__utility__time_zone"])),
-            source_type="ledger_entry",
-            source_id=str(entry_id),
-            description=reason[:200],
-            reverses_id=entry_id,
-            created_by=created_by,
-        )
-    return reversal.id

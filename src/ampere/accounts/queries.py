@@ -8,7 +8,7 @@ from django.db import connection
 
 from ampere.accounts.models import Account, Holiday, LedgerEntry, LegacyAccountNumber, Utility
 from ampere.accounts.numbers import NumberScheme, validate_number
-from ampere.accounts.types import AccountRef, LedgerLine
+from ampere.accounts.types import AccountRef, LedgerLine, OpenItem
 from ampere.core.errors import NotFound
 from ampere.core.money import Money
 from ampere.core.periods import DatePeriod
@@ -126,3 +126,59 @@ def get_holidays(*, utility_id: int, period: DatePeriod) -> frozenset[date]:
     if period.end is not None:
         days = days.filter(date__lt=period.end)
     return frozenset(days.values_list("date", flat=True))
+
+
+def get_open_items(*, account_id: int) -> list[OpenItem]:
+    """Debits with an open amount, oldest due first (what a payment would settle next)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT e.id, e.kind, e.source_type, e.source_id, e.due_date, e.amount, e.currency,
+                   e.amount - COALESCE(SUM(a.amount), 0)
+            FROM accounts_ledgerentry e
+            LEFT JOIN accounts_ledgerallocation a ON a.debit_entry_id = e.id
+            WHERE e.account_id = %s AND e.amount > 0
+            GROUP BY e.id
+            HAVING e.amount - COALESCE(SUM(a.amount), 0) > 0
+            ORDER BY e.due_date NULLS LAST, e.value_date, e.id
+            """,
+            [account_id],
+        )
+        rows = cursor.fetchall()
+    return [
+        OpenItem(
+            entry_id=r[0],
+            kind=r[1],
+            source_type=r[2],
+            source_id=r[3],
+            due_date=r[4],
+            original=Money.of(r[5], r[6]).rounded(),
+            open=Money.of(r[7], r[6]).rounded(),
+        )
+        for r in rows
+    ]
+
+
+def get_unallocated_credit(*, account_id: int) -> Money:
+    """Credit on the account not yet set against any debit (overpayments)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT u.currency, COALESCE(SUM(open_amount), 0) FROM accounts_account acc
+            JOIN accounts_utility u ON u.id = acc.utility_id
+            LEFT JOIN (
+                SELECT e.account_id, -e.amount - COALESCE(SUM(a.amount), 0) AS open_amount
+                FROM accounts_ledgerentry e
+                LEFT JOIN accounts_ledgerallocation a ON a.credit_entry_id = e.id
+                WHERE e.account_id = %s AND e.amount < 0
+                GROUP BY e.id
+            ) c ON c.account_id = acc.id
+            WHERE acc.id = %s
+            GROUP BY u.currency
+            """,
+            [account_id, account_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise AccountNotFound(f"no account with id {account_id}", field="account")
+    return Money.of(row[1], row[0]).rounded()

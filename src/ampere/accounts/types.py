@@ -107,3 +107,16 @@ def household_norm(households: Decimal, renter_occupants: int | None) -> Decimal
     if renter_occupants is not None:
         return Decimal(renter_occupants) / Decimal(4)
     return households
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """A debit not yet fully settled (a bill's charge, a fee), oldest due first."""
+
+    entry_id: int
+    kind: str
+    source_type: str
+    source_id: str
+    due_date: date | None
+    original: Money
+    open: Money
