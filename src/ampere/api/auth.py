@@ -1,0 +1,243 @@
+"""Authentication of API callers.
+
+Partners (banks, gateways, POS vendors, head-ends) sign each request (see ``signing``); staff use
+their back-office session. Every partner call, accepted or refused, is written to ``ApiCall``;
+the unique (key, signature) pair there refuses a replayed request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from ninja.errors import AuthenticationError, AuthorizationError
+from ninja.security import APIKeyHeader
+
+from ampere.api import signing
+from ampere.api.models import ApiCall, ApiClient, ApiKey
+
+
+@dataclass(frozen=True)
+class Partner:
+    """The authenticated caller, as ``request.auth``."""
+
+    client_id: int
+    code: str
+    name: str
+    utility_id: int
+    utility_code: str
+    scopes: frozenset[str]
+    key_id: str
+
+
+def _fernet() -> Fernet:
+    digest = hashlib.sha256(f"ampere-api-keys:{settings.SECRET_KEY}".encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key_id: str
+    secret: str  # shown once
+
+
+def issue_key(*, client_id: int, now: datetime) -> IssuedKey:
+    """A new signing key for a client; the secret is returned once and kept encrypted."""
+    key_id = f"ak_{secrets.token_hex(10)}"
+    secret = secrets.token_urlsafe(32)
+    ApiKey.objects.create(
+        client_id=client_id,
+        key_id=key_id,
+        secret_encrypted=_fernet().encrypt(secret.encode()).decode(),
+        created_at=now,
+    )
+    return IssuedKey(key_id, secret)
+
+
+@dataclass(frozen=True)
+class _CachedKey:
+    partner: Partner
+    secret: str
+    active: bool
+    loaded: float
+
+
+_KEY_CACHE: dict[str, _CachedKey] = {}
+_KEY_CACHE_SECONDS = 30.0  # a revoked key stops working within this time
+
+
+def _load_key(key_id: str) -> _CachedKey | None:
+    cached = _KEY_CACHE.get(key_id)
+    if cached is not None and time.monotonic() - cached.loaded < _KEY_CACHE_SECONDS:
+        return cached
+    row = (
+        ApiKey.objects.filter(key_id=key_id)
+        .values(
+            "secret_encrypted",
+            "revoked_at",
+            "client_id",
+            "client__code",
+            "client__name",
+            "client__utility_id",
+            "client__utility__code",
+            "client__scopes",
+            "client__is_active",
+        )
+        .first()
+    )
+    if row is None:
+        _KEY_CACHE.pop(key_id, None)
+        return None
+    try:
+        secret = _fernet().decrypt(row["secret_encrypted"].encode()).decode()
+    except InvalidToken:
+        return None  # encrypted under another SECRET_KEY: the key must be reissued
+    partner = Partner(
+        client_id=row["client_id"],
+        code=row["client__code"],
+        name=row["client__name"],
+        utility_id=row["client__utility_id"],
+        utility_code=row["client__utility__code"],
+        scopes=frozenset(row["client__scopes"]),
+        key_id=key_id,
+    )
+    entry = _CachedKey(
+        partner, secret, row["revoked_at"] is None and row["client__is_active"], time.monotonic()
+    )
+    _KEY_CACHE[key_id] = entry
+    return entry
+
+
+def _record(
+    request: HttpRequest,
+    *,
+    client_id: int | None,
+    key_id: str,
+    signature: str | None,
+    outcome: str,
+    body_sha: str,
+) -> bool:
+    """Write the audit row; False when the signature was used before (a replay)."""
+    try:
+        with transaction.atomic():
+            ApiCall.objects.create(
+                client_id=client_id,
+                key_id=key_id[:40],
+                signature=signature,
+                method=request.method or "",
+                path=request.get_full_path()[:300],
+                body_sha256=body_sha,
+                remote_addr=request.META.get("REMOTE_ADDR") or None,
+                outcome=outcome,
+                at=datetime.now(UTC),
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+class PartnerSignature(APIKeyHeader):
+    """Signed partner requests, for a given scope ("payments", "readings", ...); ``None``
+    accepts any active partner."""
+
+    param_name = signing.KEY_HEADER
+    openapi_description = (
+        "Partner key id. Each request also carries X-Ampere-Timestamp (Unix seconds, within "
+        "5 minutes of the server's clock) and X-Ampere-Signature: hex HMAC-SHA256 with the "
+        "key's secret over METHOD, path with query, timestamp and the hex SHA-256 of the body, "
+        "joined by newlines. A signature is accepted once."
+    )
+
+    def __init__(self, scope: str | None) -> None:
+        self.scope = scope
+        super().__init__()
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Partner:
+        body = request.body
+        body_sha = signing.body_digest(body)
+        key_id = key or ""
+
+        def refuse(outcome: str, message: str, client_id: int | None = None) -> AuthenticationError:
+            _record(
+                request,
+                client_id=client_id,
+                key_id=key_id,
+                signature=None,
+                outcome=outcome,
+                body_sha=body_sha,
+            )
+            return AuthenticationError(message=message)
+
+        if not key_id:
+            raise refuse("missing-key", f"the {signing.KEY_HEADER} header is missing")
+        stamp = request.headers.get(signing.TIMESTAMP_HEADER, "")
+        signature = request.headers.get(signing.SIGNATURE_HEADER, "").lower()
+        if not signature:
+            raise refuse("missing-signature", f"the {signing.SIGNATURE_HEADER} header is missing")
+        if not stamp.isdigit():
+            raise refuse("bad-timestamp", f"{signing.TIMESTAMP_HEADER} must be Unix seconds")
+        if abs(time.time() - int(stamp)) > signing.MAX_SKEW_SECONDS:
+            raise refuse("stale-timestamp", "the request timestamp is stale or in the future")
+        found = _load_key(key_id)
+        if found is None:
+            raise refuse("unknown-key", "unknown key")
+        client_id = found.partner.client_id
+        if not found.active:
+            raise refuse("revoked-key", "the key or its client is not active", client_id)
+        method = request.method or ""
+        expected = signing.sign(found.secret, method, request.get_full_path(), stamp, body)
+        if not hmac.compare_digest(expected, signature):
+            raise refuse("bad-signature", "the signature does not match the request", client_id)
+        if self.scope is not None and self.scope not in found.partner.scopes:
+            _record(
+                request,
+                client_id=client_id,
+                key_id=key_id,
+                signature=None,
+                outcome="forbidden-scope",
+                body_sha=body_sha,
+            )
+            raise AuthorizationError(message=f"the client may not use {self.scope!r}")
+        if not _record(
+            request,
+            client_id=client_id,
+            key_id=key_id,
+            signature=signature,
+            outcome="accepted",
+            body_sha=body_sha,
+        ):
+            raise refuse("replayed", "this signed request was received before", client_id)
+        return found.partner
+
+
+def create_client(
+    *, code: str, name: str, utility_id: int, kind: str, scopes: list[str], now: datetime
+) -> tuple[int, IssuedKey]:
+    """Register a partner and issue its first key (staff tooling and tests)."""
+    with transaction.atomic():
+        client = ApiClient.objects.create(
+            code=code, name=name, utility_id=utility_id, kind=kind, scopes=scopes, created_at=now
+        )
+        key = issue_key(client_id=client.id, now=now)
+    return client.id, key
+
+
+def clear_key_cache() -> None:
+    _KEY_CACHE.clear()
+
+
+def partner_of(request: Any) -> Partner:
+    auth = getattr(request, "auth", None)
+    if not isinstance(auth, Partner):
+        raise AuthenticationError(message="a signed partner request is required")
+    return auth
