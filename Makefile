@@ -1,5 +1,7 @@
 # Ampere: `make run` serves it, `make test` tests it. See README.md.
 SHELL := /bin/bash
+# Byte-code caches make every process start seconds faster (some machines disable them).
+unexport PYTHONDONTWRITEBYTECODE
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from django.db import connection
 
 from ampere.accounts.models import Account, Holiday, LedgerEntry, LegacyAccountNumber, Utility
 from ampere.accounts.numbers import NumberScheme, validate_number
+from ampere.accounts.phones import InvalidPhone, to_e164
+from ampere.accounts.text import search_key
 from ampere.accounts.types import AccountRef, LedgerLine, OpenItem
 from ampere.core.errors import NotFound
 from ampere.core.money import Money
@@ -182,3 +185,54 @@ def get_unallocated_credit(*, account_id: int) -> Money:
     if row is None:
         raise AccountNotFound(f"no account with id {account_id}", field="account")
     return Money.of(row[1], row[0]).rounded()
+
+
+def search_account_ids(*, term: str, limit: int = 200) -> list[int]:
+    """Accounts matching a free-text term: an account number, a legacy number, a phone number
+    (any common way of writing it, Vietnamese or US), or part of a customer's name with or
+    without diacritics. Each way is one indexed query."""
+    cleaned = term.strip()
+    if not cleaned:
+        return []
+    found: list[int] = []
+
+    def add(ids: Iterable[int]) -> None:
+        for account_id in ids:
+            if account_id not in found:
+                found.append(account_id)
+
+    compact = _normalise(cleaned)
+    add(Account.objects.filter(number=compact).values_list("id", flat=True)[:limit])
+    add(
+        LegacyAccountNumber.objects.filter(number__in={cleaned, compact}).values_list(
+            "account_id", flat=True
+        )[:limit]
+    )
+    phones = _phone_candidates(cleaned)
+    if phones:
+        add(
+            Account.objects.filter(customer__phones__number__in=phones)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+    key = search_key(cleaned)
+    if len(key) >= 3 and len(found) < limit:
+        add(
+            Account.objects.filter(customer__search_name__contains=key)
+            .order_by("id")
+            .values_list("id", flat=True)[: limit - len(found)]
+        )
+    return found[:limit]
+
+
+def _phone_candidates(term: str) -> set[str]:
+    digits = "".join(c for c in term if c.isdigit() or c == "+")
+    if len(digits.lstrip("+")) < 7:
+        return set()
+    candidates = set()
+    for region in ("VN", "US"):
+        try:
+            candidates.add(to_e164(digits, country_code=region))
+        except InvalidPhone:
+            continue
+    return candidates

@@ -91,7 +91,7 @@ def _database() -> dict[str, Any]:
         config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
     else:
         config = {
-            "ENGINE": "ampere.config.embedded_db",
+            "ENGINE": "ampere.embedded_db",
             "NAME": os.environ.get("AMPERE_DATABASE_NAME", "ampere"),
             "USER": "postgres",
             "HOST": "",

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.backends.postgresql import base
 
-from ampere.config.embedded_db.server import ensure_database, ensure_server
+from ampere.embedded_db.server import ensure_database, ensure_server
 
 
 class DatabaseWrapper(base.DatabaseWrapper):

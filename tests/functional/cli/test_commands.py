@@ -1,0 +1,37 @@
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from ampere.accounts.models import Account
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_command_creates_accounts_and_reports_the_rate():
+    out = StringIO()
+    call_command("demo", utility="evn-spc", accounts=25, seed=9, stdout=out)
+    assert Account.objects.filter(utility__code="evn-spc").count() == 25
+    assert "25 accounts for evn-spc" in out.getvalue()
+    again = StringIO()
+    call_command("demo", utility="evn-spc", accounts=25, seed=9, if_empty=True, stdout=again)
+    assert "has accounts already" in again.getvalue()
+    assert Account.objects.count() == 25
+
+
+def test_demo_command_refuses_a_bad_count():
+    with pytest.raises(CommandError, match="accounts: create at least one account"):
+        call_command("demo", utility="sce", accounts=0)
+    assert Account.objects.count() == 0
+
+
+def test_up_sets_up_without_serving(tmp_path, settings):
+    settings.DATA_DIR = tmp_path
+    out = StringIO()
+    call_command("up", no_serve=True, demo_accounts=5, stdout=out)
+    text = out.getvalue()
+    assert "Ampere back office: http://127.0.0.1:8000/admin/" in text
+    assert "Log in as admin with password" in text
+    assert (tmp_path / "admin-password.txt").exists()
+    assert Account.objects.count() == 15
