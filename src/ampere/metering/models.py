@@ -403,7 +403,9 @@ class Route(models.Model):
     name = models.CharField(max_length=100)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["utility", "code"], name="route_code_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "code"], name="route_code_unique")
+        ]
 
     def __str__(self) -> str:
         return self.code

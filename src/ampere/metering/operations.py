@@ -239,7 +239,9 @@ def _boundary_reads(
 
 def _meter_of(utility_id: int, serial: str) -> int:
     meter_id = (
-        Meter.objects.filter(utility_id=utility_id, serial=serial).values_list("id", flat=True).first()
+        Meter.objects.filter(utility_id=utility_id, serial=serial)
+        .values_list("id", flat=True)
+        .first()
     )
     if meter_id is None:
         raise NotFound(f"no meter with serial {serial!r}", field="meter")
@@ -327,7 +329,11 @@ def remove_meter(
 
 
 def _close_installation(
-    utility: _Utility, point_id: int, at: datetime, final_reads: Mapping[str, Decimal], now: datetime
+    utility: _Utility,
+    point_id: int,
+    at: datetime,
+    final_reads: Mapping[str, Decimal],
+    now: datetime,
 ) -> int:
     live = (
         Installation.objects.select_for_update()
@@ -335,7 +341,9 @@ def _close_installation(
         .first()
     )
     if live is None or live.installed_period.upper is not None:
-        raise MeterNotInstalled("no open installation on the service point at that time", field="at")
+        raise MeterNotInstalled(
+            "no open installation on the service point at that time", field="at"
+        )
     if live.installed_period.lower >= at:
         raise InvalidInput("a meter is removed after it was installed", field="at")
     later = RegisterRead.objects.filter(
@@ -675,7 +683,9 @@ def _lock_registers(register_ids: set[int]) -> None:
 def _resolution_problem(row: _Row) -> RowProblem | None:
     reading = row.reading
     if row.meter_id is None:
-        return RowProblem("unknown-meter", f"no meter with serial {reading.meter_serial!r}", "meter")
+        return RowProblem(
+            "unknown-meter", f"no meter with serial {reading.meter_serial!r}", "meter"
+        )
     if row.register_id is None:
         return RowProblem(
             "unknown-register",
@@ -819,12 +829,18 @@ def _revise_estimates(
                 timeline.append((estimate.read_at, estimate.read_date, estimate.value))
                 continue
             value = interpolate(
-                earlier=before[1], later=actual, on=estimate.read_date, digits=row.digits,
+                earlier=before[1],
+                later=actual,
+                on=estimate.read_date,
+                digits=row.digits,
                 policy=policy,
             )
         elif after is not None:
             value = interpolate(
-                earlier=actual, later=after[1], on=estimate.read_date, digits=row.digits,
+                earlier=actual,
+                later=after[1],
+                on=estimate.read_date,
+                digits=row.digits,
                 policy=policy,
             )
         elif estimate.daily is not None:
@@ -1046,7 +1062,9 @@ def _ingest_raw(
     return results
 
 
-def _quarantine(batch_id: int, rows: Sequence[parsing.RawRow], results: Mapping[int, RowResult]) -> None:
+def _quarantine(
+    batch_id: int, rows: Sequence[parsing.RawRow], results: Mapping[int, RowResult]
+) -> None:
     quarantined = []
     for raw in rows:
         result = results[raw.row_number]
@@ -1194,11 +1212,20 @@ def accept_quarantined_read(*, quarantine_id: int, by: str, note: str = "", now:
                 field="quarantine",
             )
         reading = ReadingRow(
-            row.row_number, row.meter_serial, row.register_code, row.read_at, row.value,
+            row.row_number,
+            row.meter_serial,
+            row.register_code,
+            row.read_at,
+            row.value,
             row.source or "handheld",
         )
         return _resolve_with(
-            row, reading, accept_soft=True, status=QuarantineStatus.ACCEPTED, by=by, note=note,
+            row,
+            reading,
+            accept_soft=True,
+            status=QuarantineStatus.ACCEPTED,
+            by=by,
+            note=note,
             now=now,
         )
 
@@ -1233,7 +1260,12 @@ def correct_quarantined_read(
         source = row.source if row.source in parsing.BATCH_SOURCES else "manual"
         reading = ReadingRow(row.row_number, serial, code, final_read_at, final_value, source)
         return _resolve_with(
-            row, reading, accept_soft=True, status=QuarantineStatus.CORRECTED, by=by, note=note,
+            row,
+            reading,
+            accept_soft=True,
+            status=QuarantineStatus.CORRECTED,
+            by=by,
+            note=note,
             now=now,
         )
 
@@ -1317,8 +1349,19 @@ def estimate_missing_reads(
     skipped: list[tuple[int, str, str]] = []
     already = 0
     pending: list[tuple[Any, ...]] = []
-    for (point, day, utility_id, tz_name, installation, register, code, digits, has_read,
-         history, year_ago) in records:
+    for (
+        point,
+        day,
+        utility_id,
+        tz_name,
+        installation,
+        register,
+        code,
+        digits,
+        has_read,
+        history,
+        year_ago,
+    ) in records:
         if has_read:
             already += 1
             continue
@@ -1329,7 +1372,10 @@ def estimate_missing_reads(
         estimate: Estimate | None
         if policy.estimation_rule == EstimationRule.SAME_PERIOD_LAST_YEAR:
             estimate = estimate_by_last_year(
-                history=past, year_ago=_prior_reads(year_ago), on=day, digits=digits,
+                history=past,
+                year_ago=_prior_reads(year_ago),
+                on=day,
+                digits=digits,
                 policy=policy,
             )
         else:
@@ -1366,9 +1412,7 @@ def estimate_missing_reads(
 
 
 def _prior_reads(pairs: Sequence[Sequence[Decimal]] | None) -> list[PriorRead]:
-    return [
-        PriorRead(p[0], date(2000, 1, 1) + timedelta(days=int(p[1]))) for p in (pairs or [])
-    ]
+    return [PriorRead(p[0], date(2000, 1, 1) + timedelta(days=int(p[1]))) for p in (pairs or [])]
 
 
 # --- routes and the reading calendar -------------------------------------------------------------
@@ -1418,9 +1462,9 @@ def create_route(
     if cycle is None:
         raise NotFound(f"no reading cycle {cycle_code!r}", field="cycle")
     points = dict(
-        ServicePoint.objects.filter(utility_id=utility.id, code__in=service_point_codes).values_list(
-            "code", "id"
-        )
+        ServicePoint.objects.filter(
+            utility_id=utility.id, code__in=service_point_codes
+        ).values_list("code", "id")
     )
     unknown = [c for c in service_point_codes if c not in points]
     if unknown:
@@ -1439,6 +1483,7 @@ def create_route(
     except IntegrityError as error:
         if _constraint_of(error) == "route_code_unique":
             raise Conflict(f"route {code!r} exists already", field="code") from None
-        raise Conflict("a service point is on another route already", field="service_points") from None
+        raise Conflict(
+            "a service point is on another route already", field="service_points"
+        ) from None
     return route.id
-

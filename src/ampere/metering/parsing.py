@@ -2,7 +2,8 @@
 
 A CSV file has a header with the columns ``meter, register, read_at, value`` and optionally
 ``source``; a JSON file is ``{"batch_id": ..., "readings": [{...}, ...]}`` or a bare list of
-readings with the same keys. ``read_at`` is ISO 8601 with its offset (``2025-05-31T09:15:00+07:00``).
+readings with the same keys. ``read_at`` is ISO 8601 with its offset
+(``2025-05-31T09:15:00+07:00``).
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ def _check_columns(columns: list[str]) -> None:
     if duplicated:
         problems.append(f"repeated column(s) {', '.join(duplicated)}")
     if problems:
+        expected = ", ".join(REQUIRED_COLUMNS)
         raise BadFile(
-            "; ".join(problems)
-            + f" (expected {', '.join(REQUIRED_COLUMNS)} and optionally {', '.join(OPTIONAL_COLUMNS)})",
+            "; ".join(problems) + f" (expected {expected}, and optionally source)",
             field="columns",
         )
 
@@ -164,7 +165,9 @@ def parse_decimal(raw: Any, *, field: str = "value") -> Decimal | RowProblem:
     if not value.is_finite():
         return RowProblem("bad-number", f"{text!r} is not a finite number", field)
     if value < 0:
-        return RowProblem("bad-number", f"{text} is negative: a register never shows less than 0", field)
+        return RowProblem(
+            "bad-number", f"{text} is negative: a register never shows less than 0", field
+        )
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
         return RowProblem("bad-number", f"{text} has more than {MAX_DECIMALS} decimals", field)

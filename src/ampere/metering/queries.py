@@ -173,7 +173,7 @@ def consumption_for_billing(
     _check_requests(requests)
     if not requests:
         return []
-    arrays = [
+    arrays: list[list[Any]] = [
         [r.service_point_id for r in requests],
         [r.period.start for r in requests],
         [r.period.end for r in requests],
@@ -221,9 +221,7 @@ def tou_ranges(
             for index in range(count):
                 local = (start + timedelta(minutes=minutes * index)).astimezone(tz)
                 minute = local.hour * 60 + local.minute
-                bucket = next(
-                    w.bucket for w in windows if w.start_minute <= minute < w.end_minute
-                )
+                bucket = next(w.bucket for w in windows if w.start_minute <= minute < w.end_minute)
                 if bucket != current:
                     if current is not None:
                         ranges.append((day, minutes, current, first, index))
@@ -275,15 +273,29 @@ def _interval_consumption(
         for bucket, wh, _, _, _ in buckets:
             rows.append(
                 ConsumptionRow(
-                    n - 1, request.service_point_id, request.period, "interval", "kwh", bucket,
-                    Decimal(wh) / THOUSAND, "kWh", source,
+                    n - 1,
+                    request.service_point_id,
+                    request.period,
+                    "interval",
+                    "kwh",
+                    bucket,
+                    Decimal(wh) / THOUSAND,
+                    "kWh",
+                    source,
                 )
             )
         peak_kw = (max(b[2] for b in buckets) / THOUSAND).quantize(Decimal("0.001"), ROUND_HALF_UP)
         rows.append(
             ConsumptionRow(
-                n - 1, request.service_point_id, request.period, "interval", "kwh", "max_demand",
-                peak_kw, "kW", source,
+                n - 1,
+                request.service_point_id,
+                request.period,
+                "interval",
+                "kwh",
+                "max_demand",
+                peak_kw,
+                "kW",
+                source,
             )
         )
     return rows
@@ -368,21 +380,21 @@ def _days(service_point_id: int, period: DatePeriod, channel: str) -> list[tuple
         raise InvalidInput("give an end date", field="period")
     with connection.cursor() as cursor:
         cursor.execute(_DAYS_SQL, [channel, service_point_id, period.start, period.end])
-        return cursor.fetchall()
+        return list(cursor.fetchall())
 
 
 def daily_totals(*, service_point_id: int, period: DatePeriod) -> list[DailyTotal]:
     """kWh per local day with interval data; ``complete`` when every interval is valid."""
     tz = zone(_utility_zone(service_point_id))
     merged: dict[date, tuple[int, bool]] = {}
-    for day, minutes, values, quality, total, _ in _days(service_point_id, period, "kwh"):
+    for day, minutes, values, quality, day_total, _ in _days(service_point_id, period, "kwh"):
         expected = int(day_period(day, tz).duration.total_seconds()) // (minutes * 60)
         complete = len(values) == expected and (quality is None or not any(quality))
         previous = merged.get(day)
         if previous is not None:  # two meters on an exchange day
-            total += previous[0]
-            complete = complete and previous[1]
-        merged[day] = (total, complete)
+            merged[day] = (day_total + previous[0], complete and previous[1])
+        else:
+            merged[day] = (day_total, complete)
     return [DailyTotal(d, Decimal(t) / THOUSAND, c) for d, (t, c) in sorted(merged.items())]
 
 
@@ -440,7 +452,9 @@ def month_peak(*, service_point_id: int, month: date) -> Peak | None:
         best = (kw, at, values[index])
     if best is None:
         return None
-    return Peak(best[1].astimezone(tz), best[0].quantize(Decimal("0.001")), Decimal(best[2]) / THOUSAND)
+    return Peak(
+        best[1].astimezone(tz), best[0].quantize(Decimal("0.001")), Decimal(best[2]) / THOUSAND
+    )
 
 
 # --- batches and the quarantine -------------------------------------------------------------------
@@ -466,17 +480,20 @@ def get_read_batch(*, utility_id: int, submitted_by: str, external_id: str) -> B
     )
 
 
-def open_quarantine(*, utility_id: int, limit: int = 100, after_id: int = 0) -> list[dict[str, Any]]:
+def open_quarantine(
+    *, utility_id: int, limit: int = 100, after_id: int = 0
+) -> list[dict[str, Any]]:
     """Open quarantined rows of a utility, oldest first, paged by id."""
-    return list(
-        QuarantinedRead.objects.filter(
+    return [
+        dict(row)
+        for row in QuarantinedRead.objects.filter(
             batch__utility_id=utility_id, status=QuarantineStatus.OPEN, id__gt=after_id
         )
         .order_by("id")
         .values(
             "id", "batch__external_id", "row_number", "raw", "reasons", "message", "can_accept"
         )[:limit]
-    )
+    ]
 
 
 # --- the handheld route file ---------------------------------------------------------------------
@@ -531,13 +548,24 @@ def route_file(*, utility_code: str, route_code: str, reading_date: date) -> dic
             )
         policy = get_policy(utility_id=utility["id"])
         at = local_midnight(reading_date, zone(utility["time_zone"]))
-        cursor.execute(
-            _ROUTE_SQL, [at, reading_date, policy.estimation_periods + 1, route[0]]
-        )
+        cursor.execute(_ROUTE_SQL, [at, reading_date, policy.estimation_periods + 1, route[0]])
         records = cursor.fetchall()
     stops: dict[int, dict[str, Any]] = {}
-    for (sequence, point, address, ward, district, province, lat, lon, serial, multiplier,
-         digits, code, reads) in records:
+    for (
+        sequence,
+        point,
+        address,
+        ward,
+        district,
+        province,
+        lat,
+        lon,
+        serial,
+        multiplier,
+        digits,
+        code,
+        reads,
+    ) in records:
         stop = stops.setdefault(
             sequence,
             {
@@ -556,9 +584,7 @@ def route_file(*, utility_code: str, route_code: str, reading_date: date) -> dic
         )
         if code is None:
             continue
-        stop["registers"].append(
-            _expected(code, reads or [], digits, reading_date, policy)
-        )
+        stop["registers"].append(_expected(code, reads or [], digits, reading_date, policy))
     return {
         "route": route_code,
         "name": route[1],
@@ -593,10 +619,11 @@ def _expected(
     whole = Decimal(1)
     entry["expected"] = {
         "use": str(use.quantize(whole, ROUND_HALF_UP)),
-        "low": str(wrap(last.value + (use * policy.low_ratio).quantize(whole, ROUND_HALF_UP), digits)),
+        "low": str(
+            wrap(last.value + (use * policy.low_ratio).quantize(whole, ROUND_HALF_UP), digits)
+        ),
         "high": str(
             wrap(last.value + (use * policy.high_ratio).quantize(whole, ROUND_HALF_UP), digits)
         ),
     }
     return entry
-

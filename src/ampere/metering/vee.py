@@ -6,6 +6,7 @@ value is lower the register may have rolled over at ``10^digits``.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -174,7 +175,7 @@ def average_daily_use(
     if len(recent) < 2:
         return None
     used = Decimal(0)
-    for earlier, later in zip(recent, recent[1:], strict=False):
+    for earlier, later in itertools.pairwise(recent):
         consumption, _ = rolled_difference(
             earlier=earlier.value, later=later.value, digits=digits, policy=policy
         )
@@ -203,10 +204,12 @@ def estimate_by_average(
     return Estimate(wrap(last.value + used, digits), daily, "average_periods")
 
 
-def value_on(*, reads: Sequence[PriorRead], on: date, digits: int, policy: Policy) -> Decimal | None:
+def value_on(
+    *, reads: Sequence[PriorRead], on: date, digits: int, policy: Policy
+) -> Decimal | None:
     """The register value on a date, linearly interpolated between the reads around it
     (unrolled: may exceed 10^digits); None when ``on`` is outside the reads."""
-    for earlier, later in zip(reads, reads[1:], strict=False):
+    for earlier, later in itertools.pairwise(reads):
         if earlier.read_date <= on <= later.read_date:
             consumption, _ = rolled_difference(
                 earlier=earlier.value, later=later.value, digits=digits, policy=policy
@@ -221,7 +224,11 @@ def value_on(*, reads: Sequence[PriorRead], on: date, digits: int, policy: Polic
 
 
 def estimate_by_last_year(
-    *, history: Sequence[PriorRead], year_ago: Sequence[PriorRead], on: date, digits: int,
+    *,
+    history: Sequence[PriorRead],
+    year_ago: Sequence[PriorRead],
+    on: date,
+    digits: int,
     policy: Policy,
 ) -> Estimate | None:
     """The same period a year earlier: consumption between the two dates a year back
