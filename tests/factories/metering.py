@@ -43,9 +43,9 @@ def metered_point(
         service_point_code=agreement.service_point.code,
         meter_serial=serial,
         at=installed_at,
-        initial_reads=initial if initial is not None else dict.fromkeys(
-            [c for c in registers if c != "kw_max"], Decimal(0)
-        ),
+        initial_reads=initial
+        if initial is not None
+        else dict.fromkeys([c for c in registers if c != "kw_max"], Decimal(0)),
         now=NOW,
     )
     return agreement
