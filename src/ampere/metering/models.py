@@ -237,7 +237,7 @@ class RegisterRead(models.Model):
     kind = models.CharField(max_length=8, choices=ReadKind.choices, default=ReadKind.REGULAR)
     status = models.CharField(max_length=8, choices=ReadStatus.choices, default=ReadStatus.ACTIVE)
     # VEE findings kept with the read (rollover, or a high/low a clerk accepted).
-    flags = ArrayField(models.CharField(max_length=24), default=list, blank=True)
+    flags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
     estimation_method = models.CharField(max_length=16, blank=True)
     estimated_daily = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     batch = models.ForeignKey(ReadBatch, on_delete=models.PROTECT, null=True, blank=True)

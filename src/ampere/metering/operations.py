@@ -745,6 +745,7 @@ def _ingest_row(
         before_previous=previous[-2] if len(previous) == 2 else None,
         following=None if row.following is None else row.following[1],
         live_agreement=row.live_agreement,
+        read_date=read_date,
     )
     verdict = validate_read(value=reading.value, context=context, policy=policy)
     if verdict.hard or (verdict.problems and not accept_soft):

@@ -34,6 +34,7 @@ class ReadContext:
     before_previous: PriorRead | None  # the actual read before that (the previous period)
     following: PriorRead | None  # the first actual read after it, when a read arrives late
     live_agreement: bool
+    read_date: date | None = None  # when known, high/low compare use per day of each period
 
 
 @dataclass(frozen=True)
@@ -128,12 +129,21 @@ def validate_read(*, value: Decimal, context: ReadContext, policy: Policy) -> Ve
             policy=policy,
         )
         if reference is not None and reference > 0:
+            reference_days = (context.previous.read_date - context.before_previous.read_date).days
+            days = (
+                (context.read_date - context.previous.read_date).days
+                if context.read_date is not None
+                else 0
+            )
+            if days > 0 and reference_days > 0 and days != reference_days:
+                # periods of different lengths are compared per day
+                reference = reference * days / reference_days
             if consumption >= reference * policy.high_ratio:
                 problems.append(
                     RowProblem(
                         "high-consumption",
                         f"{consumption} is at least {policy.high_ratio} × the previous "
-                        f"period's {reference}",
+                        f"period's {_shown(reference)}",
                         "value",
                         soft=True,
                     )
@@ -143,12 +153,20 @@ def validate_read(*, value: Decimal, context: ReadContext, policy: Policy) -> Ve
                     RowProblem(
                         "low-consumption",
                         f"{consumption} is at most {policy.low_ratio} × the previous "
-                        f"period's {reference}",
+                        f"period's {_shown(reference)}",
                         "value",
                         soft=True,
                     )
                 )
     return Verdict(tuple(problems), tuple(flags), consumption)
+
+
+def _shown(value: Decimal) -> Decimal:
+    return (
+        value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        if value != value.to_integral()
+        else value
+    )
 
 
 # --- estimation --------------------------------------------------------------------------
