@@ -88,7 +88,7 @@ def validate_read(*, value: Decimal, context: ReadContext, policy: Policy) -> Ve
         problems.append(
             RowProblem(
                 "negative-consumption",
-                f"{value} is below the previous read {context.previous.value} of "
+                f"{_shown(value)} is below the previous read {_shown(context.previous.value)} of "
                 f"{context.previous.read_date.isoformat()} and is not a rollover",
                 "value",
             )
@@ -104,7 +104,7 @@ def validate_read(*, value: Decimal, context: ReadContext, policy: Policy) -> Ve
             problems.append(
                 RowProblem(
                     "inconsistent-with-later-read",
-                    f"{value} is above the later read {context.following.value} of "
+                    f"{_shown(value)} is above the later read {_shown(context.following.value)} of "
                     f"{context.following.read_date.isoformat()}",
                     "value",
                 )
@@ -142,7 +142,7 @@ def validate_read(*, value: Decimal, context: ReadContext, policy: Policy) -> Ve
                 problems.append(
                     RowProblem(
                         "high-consumption",
-                        f"{consumption} is at least {policy.high_ratio} × the previous "
+                        f"{_shown(consumption)} is at least {policy.high_ratio} × the previous "
                         f"period's {_shown(reference)}",
                         "value",
                         soft=True,
@@ -152,7 +152,7 @@ def validate_read(*, value: Decimal, context: ReadContext, policy: Policy) -> Ve
                 problems.append(
                     RowProblem(
                         "low-consumption",
-                        f"{consumption} is at most {policy.low_ratio} × the previous "
+                        f"{_shown(consumption)} is at most {policy.low_ratio} × the previous "
                         f"period's {_shown(reference)}",
                         "value",
                         soft=True,
@@ -162,11 +162,10 @@ def validate_read(*, value: Decimal, context: ReadContext, policy: Policy) -> Ve
 
 
 def _shown(value: Decimal) -> Decimal:
-    return (
-        value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-        if value != value.to_integral()
-        else value
-    )
+    """A quantity for a message: whole when whole, else to a tenth."""
+    if value == value.to_integral_value():
+        return value.quantize(WHOLE)
+    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 # --- estimation --------------------------------------------------------------------------
