@@ -296,9 +296,10 @@ def _reads(
     total = len(register_rows) * (periods + 1)
     written = 0
 
+    read_ids = iter(_next_ids("metering_registerread", total))
+
     def lines() -> Iterator[str]:
         nonlocal written
-        read_ids = iter(_next_ids("metering_registerread", total))
         for n, (i, code) in enumerate(register_rows):
             register = register_ids[n]
             installation = installation_ids[i]
