@@ -64,6 +64,7 @@ def test_spring_forward_day_has_92_quarter_hours_and_tou_totals(point):
     assert (result.days_loaded, result.values_loaded, result.row_errors) == (1, 92, ())
     stored = IntervalDay.objects.get()
     assert (len(stored.values), stored.total, stored.peak) == (92, 23000, 250)
+    assert stored.quality is not None
     assert stored.quality[:4] == [0, 0, 1, 0]
     curve = queries.day_curve(service_point_id=point, day=SPRING)
     assert len(curve) == 92
@@ -136,6 +137,7 @@ def test_bad_rows_are_reported_and_good_rows_stored(point):
     ]
     stored = IntervalDay.objects.get()
     assert (stored.values[0], stored.values[7], stored.total) == (500, 750, 1250)
+    assert stored.quality is not None
     assert stored.quality.count(2) == 94
     merged = import_head_end_csv(
         utility_code="sce",
@@ -144,6 +146,7 @@ def test_bad_rows_are_reported_and_good_rows_stored(point):
     )
     assert merged.values_loaded == 1
     stored = IntervalDay.objects.get()
+    assert stored.quality is not None
     assert (stored.values[:2], stored.total, stored.quality.count(2)) == ([500, 250], 1500, 93)
 
 
@@ -184,6 +187,7 @@ def test_green_button_honours_the_power_of_ten_multiplier(point):
     result = greenbutton.import_green_button(utility_code="sce", data=GREEN_BUTTON.encode())
     assert (result.values_loaded, [e["code"] for e in result.row_errors]) == (2, ["bad-number"])
     stored = IntervalDay.objects.get()
+    assert stored.quality is not None
     # 1748847600 is 2025-06-02 00:00 in Los Angeles (UTC−7)
     assert (stored.day, stored.values[:3], stored.quality[:3]) == (
         date(2025, 6, 2),

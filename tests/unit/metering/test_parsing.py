@@ -4,6 +4,13 @@ from decimal import Decimal
 import pytest
 
 from ampere.metering.parsing import BadFile, RawRow, parse_row, read_csv, read_json
+from ampere.metering.types import ReadingRow, RowProblem
+
+
+def problems_of(row: RawRow, source: str = "handheld") -> tuple[RowProblem, ...]:
+    parsed = parse_row(row, default_source=source)
+    assert isinstance(parsed, tuple)
+    return parsed
 
 
 def test_csv_with_wrong_columns_is_refused_as_a_file():
@@ -19,7 +26,7 @@ def test_csv_with_wrong_columns_is_refused_as_a_file():
 def test_csv_row_with_the_wrong_number_of_fields_is_a_row_problem():
     parsed = read_csv("meter,register,read_at,value\nM1,kwh,2025-05-01T09:00:00+07:00\n")
     (row,) = parsed.rows
-    assert parse_row(row, default_source="handheld")[0].code == "wrong-field-count"
+    assert problems_of(row)[0].code == "wrong-field-count"
 
 
 @pytest.mark.parametrize(
@@ -39,7 +46,7 @@ def test_csv_row_with_the_wrong_number_of_fields_is_a_row_problem():
 def test_bad_fields_are_named(fields, code, field):
     raw = {"meter": "M1", "register": "kwh", "read_at": "2025-05-01T09:00:00+07:00", "value": "10"}
     raw.update(fields)
-    problems = parse_row(RawRow(1, raw), default_source="handheld")
+    problems = problems_of(RawRow(1, raw))
     assert [(p.code, p.field) for p in problems] == [(code, field)]
 
 
@@ -51,6 +58,7 @@ def test_a_good_row_parses_to_an_aware_time_and_a_decimal():
         "value": 10.5,
     }
     reading = parse_row(RawRow(3, raw), default_source="remote")
+    assert isinstance(reading, ReadingRow)
     assert reading.meter_serial == "M1"
     assert reading.register_code == "kwh"
     assert reading.read_at == datetime(2025, 5, 1, 2, tzinfo=UTC)
@@ -65,4 +73,4 @@ def test_json_that_is_not_json_or_not_a_list_is_refused():
         read_json(b'{"readings": {"meter": "M1"}}')
     parsed = read_json(b'{"batch_id": "B7", "readings": [{"meter": "M1"}, 5]}')
     assert parsed.batch_id == "B7"
-    assert parse_row(parsed.rows[1], default_source="remote")[0].code == "not-an-object"
+    assert problems_of(parsed.rows[1])[0].code == "not-an-object"
