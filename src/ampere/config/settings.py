@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "ampere.rating",
     "ampere.accounts",
+    "ampere.metering",
     "ampere.api",
     "ampere.backoffice",
     "ampere.cli",

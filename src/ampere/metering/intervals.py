@@ -1,0 +1,459 @@
+"""Interval data: one row per meter, channel and local day, loaded with binary COPY.
+
+A day's values are integers in the channel's fixed-point unit (Wh for energy; see
+``IntervalChannel``). Intervals a file did not bring are 0 with quality ``missing``; a later
+file fills them in (merge), and never overwrites a value with a missing one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import psycopg.errors
+from django.db import connection, transaction
+
+from ampere.accounts.models import Utility
+from ampere.core.errors import InvalidInput, NotFound
+from ampere.core.localtime import day_period, zone
+from ampere.metering.models import IntervalChannel, IntervalQuality
+from ampere.metering.parsing import BadFile, parse_timestamp
+from ampere.metering.types import IntervalFileResult
+
+PG_EPOCH = date(2000, 1, 1)
+INT4_OID = 23
+INT2_OID = 21
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_TRAILER = struct.pack(">h", -1)
+COLUMNS = ("meter_id", "channel", "day", "interval_minutes", "values", "quality", "total", "peak")
+# Scale from a channel's natural unit (what files carry) to the stored integer unit.
+CHANNEL_SCALE = {
+    "kwh": Decimal(1000),  # kWh -> Wh
+    "kwh_received": Decimal(1000),
+    "voltage": Decimal(10),  # V -> 0.1 V
+    "current": Decimal(1000),  # A -> mA
+    "power_factor": Decimal(1000),
+    "p_max": Decimal(1000),  # kW -> W
+    "frequency": Decimal(1000),  # Hz -> mHz
+}
+QUALITY_NAMES = {q.label.lower(): q.value for q in IntervalQuality}
+
+
+@dataclass(frozen=True)
+class DayArrays:
+    """A block of days of one channel and one length: ``values`` has shape (rows, length)."""
+
+    meter_ids: npt.NDArray[np.int64]
+    days: npt.NDArray[np.int32]  # days since 2000-01-01
+    channel: str
+    interval_minutes: int
+    values: npt.NDArray[np.int32]
+    quality: npt.NDArray[np.int16] | None = None  # same shape, or None when all valid
+
+
+def encode_block(block: DayArrays) -> bytes:
+    """Rows of a block in PostgreSQL's binary COPY format (without header and trailer)."""
+    rows, length = block.values.shape
+    channel = block.channel.encode()
+    element = np.dtype([("size", ">i4"), ("value", ">i4")])
+    quality_element = np.dtype([("size", ">i4"), ("value", ">i2")])
+    parts: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+        ("fields", ">i2"),
+        ("meter_size", ">i4"),
+        ("meter", ">i8"),
+        ("channel_size", ">i4"),
+        ("channel", f"S{len(channel)}"),
+        ("day_size", ">i4"),
+        ("day", ">i4"),
+        ("minutes_size", ">i4"),
+        ("minutes", ">i2"),
+        ("values_size", ">i4"),
+        ("values_header", ">i4", (5,)),
+        ("values", element, (length,)),
+        ("quality_size", ">i4"),
+    ]
+    if block.quality is not None:
+        parts += [("quality_header", ">i4", (5,)), ("quality", quality_element, (length,))]
+    parts += [("total_size", ">i4"), ("total", ">i8"), ("peak_size", ">i4"), ("peak", ">i4")]
+    out = np.zeros(rows, dtype=np.dtype(parts))
+    out["fields"] = len(COLUMNS)
+    out["meter_size"] = 8
+    out["meter"] = block.meter_ids
+    out["channel_size"] = len(channel)
+    out["channel"] = channel
+    out["day_size"] = 4
+    out["day"] = block.days
+    out["minutes_size"] = 2
+    out["minutes"] = block.interval_minutes
+    out["values_size"] = 20 + 8 * length
+    out["values_header"] = (1, 0, INT4_OID, length, 1)
+    out["values"]["size"] = 4
+    out["values"]["value"] = block.values
+    if block.quality is None:
+        out["quality_size"] = -1
+    else:
+        out["quality_size"] = 20 + 6 * length
+        out["quality_header"] = (1, 0, INT2_OID, length, 1)
+        out["quality"]["size"] = 2
+        out["quality"]["value"] = block.quality
+    out["total_size"] = 8
+    out["total"] = block.values.sum(axis=1, dtype=np.int64)
+    out["peak_size"] = 4
+    out["peak"] = block.values.max(axis=1)
+    return out.tobytes()
+
+
+def copy_blocks(blocks: Iterable[DayArrays], *, table: str = "metering_intervalday") -> int:
+    """Binary COPY of day blocks into ``table`` (inside the caller's transaction); returns the
+    number of values written. Raises psycopg's UniqueViolation when a day exists already."""
+    written = 0
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
+        ) as copy,
+    ):
+        copy.write(_HEADER)
+        for block in blocks:
+            if block.values.size == 0:
+                continue
+            copy.write(encode_block(block))
+            written += int(block.values.size)
+        copy.write(_TRAILER)
+    return written
+
+
+_MERGE_SQL = """
+UPDATE metering_intervalday d
+SET (values, quality, total, peak) = (
+    SELECT array_agg(z.v ORDER BY z.i),
+           CASE WHEN bool_and(z.q = 0) THEN NULL ELSE array_agg(z.q ORDER BY z.i) END,
+           sum(z.v), max(z.v)
+    FROM (
+        SELECT u.i,
+               CASE WHEN coalesce(u.nq, 0) = 2 THEN u.ov ELSE u.nv END AS v,
+               CASE WHEN coalesce(u.nq, 0) = 2 THEN coalesce(u.oq, 0)
+                    ELSE coalesce(u.nq, 0) END::smallint AS q
+        FROM unnest(d.values, s.values, d.quality, s.quality) WITH ORDINALITY
+            AS u(ov, nv, oq, nq, i)
+    ) z
+)
+FROM interval_stage s
+WHERE d.meter_id = s.meter_id AND d.channel = s.channel AND d.day = s.day
+"""
+
+_INSERT_NEW_SQL = """
+INSERT INTO metering_intervalday
+    (meter_id, channel, day, interval_minutes, values, quality, total, peak)
+SELECT s.meter_id, s.channel, s.day, s.interval_minutes, s.values, s.quality, s.total, s.peak
+FROM interval_stage s
+WHERE NOT EXISTS (SELECT 1 FROM metering_intervalday d
+                  WHERE d.meter_id = s.meter_id AND d.channel = s.channel AND d.day = s.day)
+"""
+
+
+def load_interval_days(blocks: Sequence[DayArrays]) -> int:
+    """Store day blocks: new days by direct binary COPY; when some days exist already, through
+    a staging table, merging each day (a new value replaces an old one unless it is missing).
+    A day stored with another interval length is refused. Returns the values written."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                return copy_blocks(blocks)
+        except Exception as error:
+            if not isinstance(error.__cause__, psycopg.errors.UniqueViolation) and not isinstance(
+                error, psycopg.errors.UniqueViolation
+            ):
+                raise
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS interval_stage "
+                "(LIKE metering_intervalday INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            cursor.execute("TRUNCATE interval_stage")
+            written = copy_blocks(blocks, table="interval_stage")
+            cursor.execute(
+                """SELECT s.meter_id, s.day FROM interval_stage s JOIN metering_intervalday d
+                   ON d.meter_id = s.meter_id AND d.channel = s.channel AND d.day = s.day
+                   WHERE d.interval_minutes <> s.interval_minutes LIMIT 1"""
+            )
+            clash = cursor.fetchone()
+            if clash is not None:
+                raise InvalidInput(
+                    f"meter {clash[0]} has data of another interval length on {clash[1]}",
+                    field="interval_minutes",
+                )
+            cursor.execute(_MERGE_SQL)
+            cursor.execute(_INSERT_NEW_SQL)
+        return written
+
+
+# --- assembling days from points ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """One interval value from a file, already in the channel's stored unit."""
+
+    ref: str  # where it came from, for errors ("row 12", "block 2 reading 7")
+    meter_serial: str
+    channel: str
+    start_at: datetime
+    minutes: int
+    value: int
+    quality: int
+
+
+@dataclass
+class _Day:
+    minutes: int
+    values: list[int]
+    quality: list[int]
+
+
+@dataclass
+class Assembly:
+    blocks: list[DayArrays] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    days: int = 0
+    values: int = 0
+
+
+def _meters(utility_id: int, serials: set[str]) -> dict[str, tuple[int, int | None]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT serial, id, interval_minutes FROM metering_meter "
+            "WHERE utility_id = %s AND serial = ANY(%s)",
+            [utility_id, sorted(serials)],
+        )
+        return {r[0]: (r[1], r[2]) for r in cursor.fetchall()}
+
+
+def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> Assembly:
+    """Group points into local days per meter and channel; a point that is unknown, off the
+    interval grid, of the wrong length or a repeat is an error naming its ref."""
+    result = Assembly()
+    items = list(points)
+    meters = _meters(utility_id, {p.meter_serial for p in items})
+    days: dict[tuple[int, str, date], _Day] = {}
+    seen: dict[tuple[int, str, datetime], str] = {}
+    midnight_cache: dict[date, tuple[datetime, int]] = {}
+    for point in items:
+        meter = meters.get(point.meter_serial)
+        if meter is None:
+            result.errors.append(
+                _error(point.ref, "unknown-meter", f"no meter {point.meter_serial!r}")
+            )
+            continue
+        meter_id, meter_minutes = meter
+        if meter_minutes is None:
+            result.errors.append(
+                _error(
+                    point.ref, "no-interval-data", f"meter {point.meter_serial} keeps no intervals"
+                )
+            )
+            continue
+        if point.minutes != meter_minutes:
+            result.errors.append(
+                _error(
+                    point.ref,
+                    "interval-length-mismatch",
+                    f"{point.minutes}-minute interval for a meter of {meter_minutes} minutes",
+                )
+            )
+            continue
+        start_utc = point.start_at.astimezone(UTC)
+        day = start_utc.astimezone(tz).date()
+        cached = midnight_cache.get(day)
+        if cached is None:
+            span = day_period(day, tz)
+            cached = (span.start, int(span.duration.total_seconds()))
+            midnight_cache[day] = cached
+        midnight, seconds = cached
+        offset = int((start_utc - midnight).total_seconds())
+        step = point.minutes * 60
+        if offset % step:
+            result.errors.append(
+                _error(
+                    point.ref,
+                    "misaligned-interval",
+                    f"{point.start_at.isoformat()} is not "
+                    f"on the {point.minutes}-minute grid of the local day",
+                )
+            )
+            continue
+        key = (meter_id, point.channel, start_utc)
+        if key in seen:
+            result.errors.append(
+                _error(
+                    point.ref, "duplicate-row", f"the same meter, channel and time as {seen[key]}"
+                )
+            )
+            continue
+        seen[key] = point.ref
+        entry = days.get((meter_id, point.channel, day))
+        if entry is None:
+            count = seconds // step
+            entry = _Day(point.minutes, [0] * count, [int(IntervalQuality.MISSING)] * count)
+            days[(meter_id, point.channel, day)] = entry
+        entry.values[offset // step] = point.value
+        entry.quality[offset // step] = point.quality
+    grouped: dict[tuple[str, int, int, bool], list[tuple[int, date, _Day]]] = {}
+    for (meter_id, channel, day), entry in days.items():
+        all_valid = not any(entry.quality)
+        grouped.setdefault((channel, entry.minutes, len(entry.values), all_valid), []).append(
+            (meter_id, day, entry)
+        )
+    for (channel, minutes, _, all_valid), members in grouped.items():
+        result.blocks.append(
+            DayArrays(
+                meter_ids=np.array([m for m, _, _ in members], dtype=np.int64),
+                days=np.array([(d - PG_EPOCH).days for _, d, _ in members], dtype=np.int32),
+                channel=channel,
+                interval_minutes=minutes,
+                values=np.array([e.values for _, _, e in members], dtype=np.int32),
+                quality=None
+                if all_valid
+                else np.array([e.quality for _, _, e in members], dtype=np.int16),
+            )
+        )
+        result.days += len(members)
+        result.values += sum(
+            sum(q != IntervalQuality.MISSING for q in e.quality) for _, _, e in members
+        )
+    return result
+
+
+def _error(ref: str, code: str, message: str) -> dict[str, Any]:
+    return {"ref": ref, "code": code, "message": message}
+
+
+def _utility(code: str) -> tuple[int, ZoneInfo]:
+    row = Utility.objects.filter(code=code).values_list("id", "time_zone").first()
+    if row is None:
+        raise NotFound(f"no utility with code {code!r}", field="utility")
+    return row[0], zone(row[1])
+
+
+def _store(
+    utility_id: int, tz: ZoneInfo, points: list[Point], errors: list[dict[str, Any]]
+) -> IntervalFileResult:
+    assembly = assemble_days(utility_id=utility_id, tz=tz, points=points)
+    if assembly.blocks:
+        load_interval_days(assembly.blocks)
+    return IntervalFileResult(
+        days_loaded=assembly.days,
+        values_loaded=assembly.values,
+        row_errors=tuple(errors + assembly.errors),
+    )
+
+
+# --- head-end CSV ------------------------------------------------------------------------------
+
+HEAD_END_COLUMNS = ("meter", "channel", "interval_start", "interval_minutes", "value")
+HEAD_END_OPTIONAL = ("quality",)
+
+
+def to_fixed_point(raw: str, channel: str) -> int | None:
+    """A value in the channel's natural unit as the stored integer; None when it is not a
+    finite number or is finer than the stored resolution."""
+    try:
+        number = Decimal(raw.strip())
+    except InvalidOperation:
+        return None
+    if not number.is_finite():
+        return None
+    scaled = number * CHANNEL_SCALE[channel]
+    if scaled != scaled.to_integral_value() or abs(scaled) >= 2**31:
+        return None
+    return int(scaled)
+
+
+def import_head_end_csv(*, utility_code: str, text: str) -> IntervalFileResult:
+    """A head-end interval file: one row per interval with the columns ``meter, channel,
+    interval_start, interval_minutes, value[, quality]``; ``value`` in the channel's unit (kWh
+    for ``kwh``), ``interval_start`` ISO 8601 with its offset. Good rows are stored; every bad
+    row is reported with its line. Raises BadFile for a wrong header."""
+    utility_id, tz = _utility(utility_code)
+    reader = csv.reader(io.StringIO(text))
+    header = [c.strip().lower() for c in next(reader, [])]
+    missing = [c for c in HEAD_END_COLUMNS if c not in header]
+    unknown = [c for c in header if c not in HEAD_END_COLUMNS + HEAD_END_OPTIONAL]
+    if missing or unknown:
+        raise BadFile(
+            ("missing column(s) " + ", ".join(missing) if missing else "")
+            + ("; " if missing and unknown else "")
+            + ("unknown column(s) " + ", ".join(unknown) if unknown else ""),
+            field="columns",
+        )
+    index = {c: header.index(c) for c in header}
+    points: list[Point] = []
+    errors: list[dict[str, Any]] = []
+    stamps: dict[str, datetime | Any] = {}
+    for fields in reader:
+        line = f"line {reader.line_num}"
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if len(fields) != len(header):
+            errors.append(
+                _error(line, "wrong-field-count", f"{len(fields)} fields, expected {len(header)}")
+            )
+            continue
+        channel = fields[index["channel"]].strip().lower()
+        if channel not in IntervalChannel.values:
+            errors.append(_error(line, "unknown-channel", f"{channel!r} is not a channel"))
+            continue
+        text_at = fields[index["interval_start"]]
+        at = stamps.get(text_at)
+        if at is None:
+            at = stamps[text_at] = parse_timestamp(text_at, field="interval_start")
+        if not isinstance(at, datetime):
+            errors.append(_error(line, at.code, at.message))
+            continue
+        minutes_text = fields[index["interval_minutes"]].strip()
+        if minutes_text not in {"5", "15", "30", "60"}:
+            errors.append(
+                _error(
+                    line, "bad-number", f"interval_minutes {minutes_text!r} is not 5, 15, 30 or 60"
+                )
+            )
+            continue
+        value = to_fixed_point(fields[index["value"]], channel)
+        if value is None:
+            errors.append(
+                _error(
+                    line,
+                    "bad-number",
+                    f"value {fields[index['value']]!r} is not a number of the channel's resolution",
+                )
+            )
+            continue
+        quality = 0
+        if "quality" in index:
+            name = fields[index["quality"]].strip().lower()
+            if name:
+                if name not in QUALITY_NAMES:
+                    errors.append(
+                        _error(
+                            line,
+                            "bad-quality",
+                            f"{name!r} is not one of {', '.join(QUALITY_NAMES)}",
+                        )
+                    )
+                    continue
+                quality = QUALITY_NAMES[name]
+        points.append(
+            Point(
+                line, fields[index["meter"]].strip(), channel, at, int(minutes_text), value, quality
+            )
+        )
+    return _store(utility_id, tz, points, errors)

@@ -1,0 +1,230 @@
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ampere.core.periods import DatePeriod
+from ampere.metering import greenbutton, queries
+from ampere.metering.intervals import import_head_end_csv
+from ampere.metering.models import IntervalDay
+from ampere.metering.parsing import BadFile
+from ampere.metering.types import ConsumptionRequest, TouCalendar, TouSeason, TouWindow
+from tests.factories.metering import metered_point
+
+pytestmark = pytest.mark.django_db
+LA = ZoneInfo("America/Los_Angeles")
+SPRING = date(2025, 3, 9)  # 23 hours: 92 quarter-hours
+FALL = date(2025, 11, 2)  # 25 hours: 100 quarter-hours
+
+
+@pytest.fixture
+def point():
+    return metered_point(
+        utility_code="sce",
+        serial="AMI-1",
+        kind="smart",
+        digits=6,
+        interval_minutes=15,
+        installed_at=datetime(2025, 1, 1, tzinfo=LA),
+    ).service_point_id
+
+
+def day_csv(day, *, kwh="0.25", skip=(), quality=None):
+    start = datetime(day.year, day.month, day.day, tzinfo=LA).astimezone(ZoneInfo("UTC"))
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), LA)
+    lines = ["meter,channel,interval_start,interval_minutes,value,quality"]
+    at, index = start, 0
+    while at < end:
+        if index not in skip:
+            flag = (quality or {}).get(index, "")
+            lines.append(f"AMI-1,kwh,{at.astimezone(LA).isoformat()},15,{kwh},{flag}")
+        at += timedelta(minutes=15)
+        index += 1
+    return "\n".join(lines) + "\n"
+
+
+def summer_winter_calendar():
+    weekday = (
+        TouWindow("off_peak", 0, 960),
+        TouWindow("on_peak", 960, 1260),
+        TouWindow("off_peak", 1260, 1440),
+    )
+    weekend = (
+        TouWindow("off_peak", 0, 960),
+        TouWindow("mid_peak", 960, 1260),
+        TouWindow("off_peak", 1260, 1440),
+    )
+    types = {"weekday": weekday, "saturday": weekend, "sunday": weekend, "holiday": weekend}
+    return TouCalendar(seasons=(TouSeason(DatePeriod(date(2025, 1, 1), date(2026, 1, 1)), types),))
+
+
+def test_spring_forward_day_has_92_quarter_hours_and_tou_totals(point):
+    result = import_head_end_csv(utility_code="sce", text=day_csv(SPRING, quality={2: "estimated"}))
+    assert (result.days_loaded, result.values_loaded, result.row_errors) == (1, 92, ())
+    stored = IntervalDay.objects.get()
+    assert (len(stored.values), stored.total, stored.peak) == (92, 23000, 250)
+    assert stored.quality is not None
+    assert stored.quality[:4] == [0, 0, 1, 0]
+    curve = queries.day_curve(service_point_id=point, day=SPRING)
+    assert len(curve) == 92
+    assert [p.start_at.isoformat() for p in curve[7:9]] == [
+        "2025-03-09T01:45:00-08:00",
+        "2025-03-09T03:00:00-07:00",
+    ]
+    rows = queries.consumption_for_billing(
+        requests=[ConsumptionRequest(point, DatePeriod(SPRING, SPRING + timedelta(days=1)))],
+        tou=summer_winter_calendar(),
+    )
+    interval = [(r.bucket, r.quantity, r.unit, r.source) for r in rows if r.basis == "interval"]
+    # Sunday: 00–16 h less the skipped hour (60) and 21–24 h (12) off-peak, 16–21 h mid-peak (20)
+    assert interval == [
+        ("mid_peak", Decimal(5), "kWh", "estimated"),
+        ("off_peak", Decimal(18), "kWh", "estimated"),
+        ("max_demand", Decimal(1), "kW", "estimated"),
+    ]
+    (daily,) = queries.daily_totals(
+        service_point_id=point, period=DatePeriod(SPRING, SPRING + timedelta(days=1))
+    )
+    assert (daily.kwh, daily.complete) == (Decimal(23), False)
+
+
+def test_fall_back_day_has_100_quarter_hours(point):
+    result = import_head_end_csv(utility_code="sce", text=day_csv(FALL, kwh="0.5"))
+    assert result.values_loaded == 100
+    ranges = queries.tou_ranges(
+        tou=summer_winter_calendar(),
+        period=DatePeriod(FALL, FALL + timedelta(days=1)),
+        tz_name="America/Los_Angeles",
+    )
+    quarter = [(b, lo, hi) for _, minutes, b, lo, hi in ranges if minutes == 15]
+    assert quarter == [("off_peak", 1, 68), ("mid_peak", 69, 88), ("off_peak", 89, 100)]
+    (daily,) = queries.daily_totals(
+        service_point_id=point, period=DatePeriod(FALL, FALL + timedelta(days=1))
+    )
+    assert (daily.kwh, daily.complete) == (Decimal(50), True)
+    peak = queries.month_peak(service_point_id=point, month=date(2025, 11, 1))
+    assert peak is not None
+    assert (peak.start_at.isoformat(), peak.kw, peak.kwh) == (
+        "2025-11-02T00:00:00-07:00",
+        Decimal(2),
+        Decimal("0.5"),
+    )
+
+
+def test_bad_rows_are_reported_and_good_rows_stored(point):
+    text = (
+        "meter,channel,interval_start,interval_minutes,value\n"
+        "AMI-1,kwh,2025-06-02T00:00:00-07:00,15,0.5\n"
+        "AMI-9,kwh,2025-06-02T00:15:00-07:00,15,0.5\n"
+        "AMI-1,kwh,2025-06-02T00:30:00,15,0.5\n"
+        "AMI-1,kwh,2025-06-02T00:45:00-07:00,15,abc\n"
+        "AMI-1,kwh,2025-06-02T00:00:00-07:00,15,0.5\n"
+        "AMI-1,kwh,2025-06-02T01:05:00-07:00,15,0.5\n"
+        "AMI-1,kwh,2025-06-02T01:15:00-07:00,15,0.0001\n"
+        "AMI-1,kwh,2025-06-02T01:30:00-07:00,30,0.5\n"
+        "AMI-1,kwh,2025-06-02T01:45:00-07:00,15,0.75\n"
+    )
+    result = import_head_end_csv(utility_code="sce", text=text)
+    assert [(e["ref"], e["code"]) for e in result.row_errors] == [
+        ("line 4", "timestamp-without-zone"),
+        ("line 5", "bad-number"),
+        ("line 8", "bad-number"),
+        ("line 3", "unknown-meter"),
+        ("line 6", "duplicate-row"),
+        ("line 7", "misaligned-interval"),
+        ("line 9", "interval-length-mismatch"),
+    ]
+    stored = IntervalDay.objects.get()
+    assert (stored.values[0], stored.values[7], stored.total) == (500, 750, 1250)
+    assert stored.quality is not None
+    assert stored.quality.count(2) == 94
+    merged = import_head_end_csv(
+        utility_code="sce",
+        text="meter,channel,interval_start,interval_minutes,value\n"
+        "AMI-1,kwh,2025-06-02T00:15:00-07:00,15,0.25\n",
+    )
+    assert merged.values_loaded == 1
+    stored = IntervalDay.objects.get()
+    assert stored.quality is not None
+    assert (stored.values[:2], stored.total, stored.quality.count(2)) == ([500, 250], 1500, 93)
+
+
+def test_wrong_header_is_a_file_error(point):
+    with pytest.raises(BadFile):
+        import_head_end_csv(utility_code="sce", text="meter,start,value\nAMI-1,x,1\n")
+    assert IntervalDay.objects.count() == 0
+
+
+GREEN_BUTTON = """<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi">
+ <entry><link rel="self" href="/UsagePoint/1"/><title>Home</title>
+  <content><espi:UsagePoint><espi:ServiceCategory><espi:kind>0</espi:kind></espi:ServiceCategory>
+  </espi:UsagePoint></content></entry>
+ <entry><link rel="self" href="/UsagePoint/1/MeterReading/1"/>
+  <link rel="up" href="/UsagePoint/1/MeterReading"/><link rel="related" href="/ReadingType/7"/>
+  <title>AMI-1</title><content><espi:MeterReading/></content></entry>
+ <entry><link rel="self" href="/ReadingType/7"/><content><espi:ReadingType>
+  <espi:flowDirection>1</espi:flowDirection><espi:intervalLength>900</espi:intervalLength>
+  <espi:powerOfTenMultiplier>-3</espi:powerOfTenMultiplier><espi:uom>72</espi:uom>
+ </espi:ReadingType></content></entry>
+ <entry><link rel="self" href="/UsagePoint/1/MeterReading/1/IntervalBlock/1"/>
+  <link rel="up" href="/UsagePoint/1/MeterReading/1/IntervalBlock"/>
+  <content><espi:IntervalBlock>
+   <espi:IntervalReading><espi:timePeriod><espi:duration>900</espi:duration>
+    <espi:start>1748847600</espi:start></espi:timePeriod><espi:value>250000</espi:value>
+   </espi:IntervalReading>
+   <espi:IntervalReading><espi:ReadingQuality><espi:quality>8</espi:quality></espi:ReadingQuality>
+    <espi:timePeriod><espi:duration>900</espi:duration><espi:start>1748848500</espi:start>
+    </espi:timePeriod><espi:value>1500000</espi:value></espi:IntervalReading>
+   <espi:IntervalReading><espi:timePeriod><espi:start>1748849400</espi:start></espi:timePeriod>
+    <espi:value>2500.5</espi:value></espi:IntervalReading>
+  </espi:IntervalBlock></content></entry>
+</feed>"""
+
+
+def test_green_button_honours_the_power_of_ten_multiplier(point):
+    result = greenbutton.import_green_button(utility_code="sce", data=GREEN_BUTTON.encode())
+    assert (result.values_loaded, [e["code"] for e in result.row_errors]) == (2, ["bad-number"])
+    stored = IntervalDay.objects.get()
+    assert stored.quality is not None
+    # 1748847600 is 2025-06-02 00:00 in Los Angeles (UTC−7)
+    assert (stored.day, stored.values[:3], stored.quality[:3]) == (
+        date(2025, 6, 2),
+        [250, 1500, 0],
+        [0, 1, 2],
+    )
+
+
+def test_green_button_with_a_broken_structure_is_refused(point):
+    with pytest.raises(BadFile, match="not well-formed"):
+        greenbutton.import_green_button(utility_code="sce", data=b"<feed><entry>")
+    second_type = (
+        '<entry><link rel="self" href="/ReadingType/9"/><content><espi:ReadingType>'
+        "<espi:uom>72</espi:uom></espi:ReadingType></content></entry></feed>"
+    )
+    broken = GREEN_BUTTON.replace(
+        'href="/ReadingType/7"/>\n  <title>', 'href="/ReadingType/8"/>\n  <title>'
+    ).replace("</feed>", second_type)
+    with pytest.raises(BadFile, match="ReadingType"):
+        greenbutton.import_green_button(utility_code="sce", data=broken.encode())
+    assert IntervalDay.objects.count() == 0
+
+
+def test_green_button_export_round_trips(point):
+    import_head_end_csv(utility_code="sce", text=day_csv(SPRING, quality={5: "estimated"}))
+    from ampere.accounts.models import ServiceAgreement
+
+    account = ServiceAgreement.objects.get(service_point_id=point).account.number
+    data = greenbutton.export_green_button(
+        account_number=account,
+        period_start=SPRING,
+        period_end=SPRING + timedelta(days=1),
+        now=datetime(2025, 7, 1, tzinfo=LA),
+    )
+    assert data.count(b"<espi:IntervalReading>") == 92
+    assert b"<espi:tzOffset>-28800</espi:tzOffset>" in data
+    before = list(IntervalDay.objects.values_list("values", "quality"))
+    result = greenbutton.import_green_button(utility_code="sce", data=data)
+    assert (result.values_loaded, result.row_errors) == (92, ())
+    assert list(IntervalDay.objects.values_list("values", "quality")) == before
