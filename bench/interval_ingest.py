@@ -18,10 +18,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
+
+if TYPE_CHECKING:
+    from ampere.metering.intervals import DayArrays
+    from ampere.metering.types import TouCalendar
 
 
 @contextmanager
@@ -105,7 +110,7 @@ def _setup(meters: int) -> tuple[list[int], list[int]]:
     return meter_ids, point_ids
 
 
-def _blocks(meter_ids: list[int], days: int, seed: int):
+def _blocks(meter_ids: list[int], days: int, seed: int) -> list[DayArrays]:
     """One block per day: a residential-looking curve (Wh per quarter-hour) with noise."""
     from ampere.metering.intervals import PG_EPOCH, DayArrays
 
@@ -131,7 +136,7 @@ def _blocks(meter_ids: list[int], days: int, seed: int):
     return blocks
 
 
-def _tou():
+def _tou() -> TouCalendar:
     from ampere.core.periods import DatePeriod
     from ampere.metering.types import TouCalendar, TouSeason, TouWindow
 
