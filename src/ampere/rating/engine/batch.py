@@ -725,38 +725,12 @@ def rate_register_batch(
             versions=versions, taxes=taxes, period=DatePeriod(start, end), denominator=denominator
         )
         group = _Group(plan, accounts, rows, language, regions or [], region_index[rows])
-        usages = _register_usage(group)
-        segment_totals: list[Ints] = []
-        for segment, usage in zip(plan.segments, usages, strict=True):
-            before = len(group.columns)
-            _price_segment(group, segment, usage)
-            total = np.zeros(len(rows), np.int64)
-            for column in group.columns[before:]:
-                total = total + column.rounded
-            segment_totals.append(total)
-        group_taxes: dict[tuple[str, Decimal], _Tax] = {}
-        for segment, total in zip(plan.segments, segment_totals, strict=True):
-            for rate in segment.taxes:
-                key = (rate.code, rate.rate)
-                if key not in group_taxes:
-                    group_taxes[key] = _Tax(
-                        rate.code, text.tax_text(rate.label, language, rate.rate), rate.rate,
-                        np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64),
-                    )
-                group_taxes[key].base = group_taxes[key].base + total
-        group_tax_total = np.zeros(len(rows), np.int64)
-        for tax in group_taxes.values():
-            rate_int, rate_exp = scaled(tax.rate)
-            tax.rounded = div_half_up(tax.base * rate_int, 10**-rate_exp)
-            group_tax_total = group_tax_total + tax.rounded
-        group_subtotal = sum(segment_totals, np.zeros(len(rows), np.int64))
-        subtotal[rows] = group_subtotal
-        tax_total[rows] = group_tax_total
+        priced = _price_group(group, _register_usage(group))
+        subtotal[rows] = priced.subtotal
+        tax_total[rows] = priced.tax_total
         for position, row in enumerate(rows):
             where[int(row)] = (len(groups), position)
-        groups.append(
-            BatchGroup(rows, plan, group.columns, list(group_taxes.values()), group_subtotal, group_tax_total)
-        )
+        groups.append(priced)
     return BatchResult(
         tariff_code=first.tariff_code,
         currency=first.pricing.currency,
@@ -769,6 +743,39 @@ def rate_register_batch(
         rejected=rejected,
         _where=where,
     )
+
+
+def _price_group(group: _Group, usages: Sequence[_Usage]) -> BatchGroup:
+    """Lines of every segment, then taxes per rate on the rounded lines, for one group."""
+    plan, size, language = group.plan, group.size, group.language
+    segment_totals: list[Ints] = []
+    for segment, usage in zip(plan.segments, usages, strict=True):
+        before = len(group.columns)
+        _price_segment(group, segment, usage)
+        total = np.zeros(size, np.int64)
+        for column in group.columns[before:]:
+            total = total + column.rounded
+        segment_totals.append(total)
+    group_taxes: dict[tuple[str, Decimal], _Tax] = {}
+    for segment, total in zip(plan.segments, segment_totals, strict=True):
+        for rate in segment.taxes:
+            key = (rate.code, rate.rate)
+            if key not in group_taxes:
+                group_taxes[key] = _Tax(
+                    rate.code,
+                    text.tax_text(rate.label, language, rate.rate),
+                    rate.rate,
+                    np.zeros(size, np.int64),
+                    np.zeros(size, np.int64),
+                )
+            group_taxes[key].base = group_taxes[key].base + total
+    tax_total = np.zeros(size, np.int64)
+    for tax in group_taxes.values():
+        rate_int, rate_exp = scaled(tax.rate)
+        tax.rounded = div_half_up(tax.base * rate_int, 10**-rate_exp)
+        tax_total = tax_total + tax.rounded
+    subtotal = sum(segment_totals, np.zeros(size, np.int64))
+    return BatchGroup(group.rows, plan, group.columns, list(group_taxes.values()), subtotal, tax_total)
 
 
 def _register_usage(group: _Group) -> list[_Usage]:
@@ -804,3 +811,194 @@ def _register_usage(group: _Group) -> list[_Usage]:
             demand[schedule.name] = [demand_by_name.get(p) for p in schedule.periods]
         usages.append(_Usage(totals[index], energy, max_w, demand))
     return usages
+
+
+# --- interval reads ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntervalBatch:
+    """Interval kWh of many accounts over the same instants: ``kwh_wh[account, interval]`` in
+    Wh (int32 or int64) for ``starts`` (UTC ``datetime64``, ascending), each ``minutes`` long.
+    ``context`` carries the per-account agreement arrays (its period and kWh fields are unused).
+    """
+
+    starts: npt.NDArray[np.datetime64]
+    kwh_wh: npt.NDArray[np.int32] | Ints
+    minutes: int
+    context: RegisterBatch
+
+
+def _local_calendar(
+    starts: npt.NDArray[np.datetime64], time_zone: str
+) -> tuple[list[date], Ints, Ints]:
+    """Local date, month and minute of day of each interval start (DST-correct)."""
+    from datetime import UTC, datetime, timedelta
+
+    from ampere.core.localtime import zone
+
+    tz = zone(time_zone)
+    seconds = starts.astype("datetime64[s]").astype(np.int64)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    days: list[date] = []
+    months = np.empty(len(starts), np.int64)
+    minutes = np.empty(len(starts), np.int64)
+    # Offsets change rarely: convert once per UTC hour, not per interval.
+    cache: dict[int, int] = {}
+    for index, second in enumerate(seconds.tolist()):
+        hour = second // 3600
+        offset = cache.get(hour)
+        if offset is None:
+            instant = epoch + timedelta(seconds=hour * 3600)
+            utcoffset = instant.astimezone(tz).utcoffset()
+            assert utcoffset is not None
+            offset = cache[hour] = int(utcoffset.total_seconds())
+        local = epoch + timedelta(seconds=second + offset)
+        days.append(local.date())
+        months[index] = local.month
+        minutes[index] = local.hour * 60 + local.minute
+    return days, months, minutes
+
+
+def _reduce(
+    values: npt.NDArray[np.int32] | Ints, groups: Ints, count: int, op: str
+) -> list[Ints]:
+    """Sum or max of ``values[:, j]`` over the columns of each group id 0..count-1 (0 if none)."""
+    order = np.argsort(groups, kind="stable")
+    sorted_groups = groups[order]
+    present = np.unique(sorted_groups)
+    offsets = np.searchsorted(sorted_groups, present)
+    gathered = values[:, order]
+    if op == "sum":
+        reduced = np.add.reduceat(gathered, offsets, axis=1, dtype=np.int64)
+    else:
+        reduced = np.maximum.reduceat(gathered, offsets, axis=1).astype(np.int64)
+    result = [np.zeros(values.shape[0], np.int64) for _ in range(count)]
+    for column, group_id in enumerate(present.tolist()):
+        result[group_id] = reduced[:, column]
+    return result
+
+
+def rate_interval_batch(
+    *,
+    versions: Sequence[TariffVersion],
+    taxes: TaxSchedule,
+    periods: Sequence[DatePeriod],
+    accounts: IntervalBatch,
+    holidays: frozenset[date] = frozenset(),
+    language: str = "vi",
+    denominator: Denominator | None = None,
+) -> list[BatchResult]:
+    """Price interval reads of many accounts for consecutive billing ``periods`` (one result
+    per period, rows in input order). Each interval counts in the segment and TOU period of its
+    local start, as in ``reference.rate_intervals``. Raises InvalidInput naming the field."""
+    batch = accounts.context
+    n = accounts.kwh_wh.shape[0]
+    if accounts.minutes <= 0 or 60 % accounts.minutes:
+        raise InvalidInput("an interval lasts a divisor of 60 minutes", field="minutes")
+    if accounts.kwh_wh.shape[1] != len(accounts.starts):
+        raise InvalidInput("needs one column per interval start", field="kwh_wh")
+    if len(accounts.starts) > 1 and not (np.diff(accounts.starts.astype("datetime64[s]").astype(np.int64)) > 0).all():
+        raise InvalidInput("intervals must be in time order, each once", field="starts")
+    if (accounts.kwh_wh < 0).any():
+        row = int(np.flatnonzero((accounts.kwh_wh < 0).any(axis=1))[0])
+        raise InvalidInput("must not be negative", field=f"kwh_wh[{row}]")
+    plans = [
+        plan_period(versions=versions, taxes=taxes, period=p, denominator=denominator)
+        for p in periods
+    ]
+    baselines = [v.pricing.baseline for v in versions if v.pricing.baseline is not None]
+    regions = list(baselines[0].regions) if baselines else None
+    rejected = _validate(
+        RegisterBatch(
+            period_start=np.zeros(n, "datetime64[D]"),
+            period_end=np.ones(n, "datetime64[D]"),
+            kwh_wh=np.zeros(n, np.int64),
+            household_norm=batch.household_norm,
+            region=batch.region,
+            programs=batch.programs,
+            sdp_tons_milli=batch.sdp_tons_milli,
+        ),
+        regions,
+    )
+    if rejected:
+        row, error = next(iter(rejected.items()))
+        raise error
+    region_index = np.zeros(n, np.int64)
+    if regions is not None and batch.region is not None:
+        lookup = {code: i for i, code in enumerate(regions)}
+        region_index = np.array([lookup[str(code)] for code in batch.region], np.int64)
+    days, months, minute = _local_calendar(accounts.starts, versions[0].pricing.time_zone)
+    # Which segment of which period each interval falls in.
+    segments = [(p, s) for p, plan in enumerate(plans) for s in plan.segments]
+    segment_of = np.full(len(days), -1, np.int64)
+    bounds = [(s.period.start, s.period.end) for _, s in segments]
+    for index, day in enumerate(days):
+        for number, (start, end) in enumerate(bounds):
+            if start <= day and (end is None or day < end):
+                segment_of[index] = number
+                break
+    if (segment_of < 0).any():
+        raise InvalidInput(
+            "is outside the billing periods", field=f"starts[{int(np.flatnonzero(segment_of < 0)[0])}]"
+        )
+    per_hour = 60 // accounts.minutes
+    kwh = accounts.kwh_wh
+    totals = _reduce(kwh, segment_of, len(segments), "sum")
+    maxima = [m * per_hour for m in _reduce(kwh, segment_of, len(segments), "max")]
+    day_type_cache: dict[tuple[str, date], int] = {}
+    by_schedule: dict[str, tuple[list[Ints], list[Ints], int]] = {}
+    schedules = {s.name: s for v in versions for s in v.pricing.schedules}
+    if len({v.pricing.schedules for v in versions}) > 1 and any(v.pricing.schedules for v in versions):
+        used = {s.version.pricing.schedules for _, s in segments}
+        if len(used) > 1:
+            raise InvalidInput(
+                "interval batches across versions with different TOU schedules are priced one "
+                "period at a time",
+                field="periods",
+            )
+    for name, schedule in schedules.items():
+        period_count = len(schedule.periods)
+        ids = np.empty(len(days), np.int64)
+        for index, day in enumerate(days):
+            key = (name, day)
+            day_type = day_type_cache.get(key)
+            if day_type is None:
+                day_type = day_type_cache[key] = schedule.day_type(day, holidays)
+            ids[index] = schedule.slots[months[index] - 1][day_type][minute[index] // 15]
+        group_ids = segment_of * period_count + ids
+        sums = _reduce(kwh, group_ids, len(segments) * period_count, "sum")
+        peaks = _reduce(kwh, group_ids, len(segments) * period_count, "max")
+        by_schedule[name] = (sums, [p * per_hour for p in peaks], period_count)
+    rows = np.arange(n, dtype=np.int64)
+    results: list[BatchResult] = []
+    number = 0
+    first = versions[0]
+    for plan in plans:
+        usages: list[_Usage] = []
+        for segment in plan.segments:
+            energy: dict[str, list[Ints] | None] = {}
+            demand: dict[str, list[Ints | None]] = {}
+            for schedule in segment.version.pricing.schedules:
+                sums, peaks, count = by_schedule[schedule.name]
+                energy[schedule.name] = sums[number * count : (number + 1) * count]
+                demand[schedule.name] = list(peaks[number * count : (number + 1) * count])
+            usages.append(_Usage(totals[number], energy, maxima[number], demand))
+            number += 1
+        group = _Group(plan, batch, rows, language, regions or [], region_index)
+        priced = _price_group(group, usages)
+        results.append(
+            BatchResult(
+                tariff_code=first.tariff_code,
+                currency=first.pricing.currency,
+                minor_digits=first.pricing.minor_digits,
+                language=language,
+                subtotal=priced.subtotal,
+                tax_total=priced.tax_total,
+                total=priced.subtotal + priced.tax_total,
+                groups=[priced],
+                rejected={},
+                _where={row: (0, row) for row in range(n)},
+            )
+        )
+    return results
