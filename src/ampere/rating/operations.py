@@ -50,9 +50,15 @@ def _shipped(name: str) -> Any:
 
 
 def _shipped_tariff_files() -> list[Any]:
+    """Each tariff document of ``data/tariffs/*.yaml`` (a file holds one, or a list under
+    ``tariffs`` so that tariffs of one family share YAML anchors)."""
     folder = resources.files("ampere.rating").joinpath("data", "tariffs")
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".yaml"))
-    return [_shipped(f"tariffs/{name}") for name in names]
+    documents: list[Any] = []
+    for name in names:
+        document = _shipped(f"tariffs/{name}")
+        documents += document["tariffs"] if "tariffs" in document else [document]
+    return documents
 
 
 def _plain(value: Any) -> Any:
