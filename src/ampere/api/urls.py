@@ -1,5 +1,6 @@
 from django.urls import path
 
+from ampere.api import rating
 from ampere.api.health import healthz
 from ampere.api.v1 import api
 
@@ -7,6 +8,8 @@ from ampere.api.v1 import api
 # register it here, one line each:
 #   from ampere.api import rating
 #   api.add_router("/rating/", rating.router)
+
+api.add_router("/rating/", rating.router)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -318,3 +318,38 @@ class RatedBill:
     tax_total: Decimal
     total: Decimal
     segments: tuple[DatePeriod, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form; numbers as decimal text, dates ISO, ends exclusive."""
+
+        def line(item: PricedLine) -> dict[str, object]:
+            return {
+                "code": item.code,
+                "kind": item.kind,
+                "description": item.description,
+                "quantity": str(item.quantity),
+                "unit": item.unit,
+                "unit_price": str(item.unit_price),
+                "amount": str(item.amount),
+                "rounded": str(item.rounded),
+                "from": item.period.start.isoformat(),
+                "to": item.period.end.isoformat() if item.period.end else None,
+                "proration": list(item.proration) if item.proration else None,
+            }
+
+        return {
+            "tariff": self.tariff_code,
+            "from": self.period.start.isoformat(),
+            "to": self.period.end.isoformat() if self.period.end else None,
+            "currency": self.currency,
+            "language": self.language,
+            "segments": [
+                {"from": s.start.isoformat(), "to": s.end.isoformat() if s.end else None}
+                for s in self.segments
+            ],
+            "lines": [line(item) for item in self.lines],
+            "taxes": [line(item) for item in self.taxes],
+            "subtotal": str(self.subtotal),
+            "tax_total": str(self.tax_total),
+            "total": str(self.total),
+        }
