@@ -145,13 +145,14 @@ class BatchResult:
     total: Ints
     groups: list[BatchGroup]
     rejected: dict[int, InvalidInput]
-    _where: dict[int, tuple[int, int]] = field(default_factory=dict)
+    group_of: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+    position_of: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def bill(self, row: int) -> RatedBill:
         """The reference engine's bill for input row ``row``, rebuilt from the arrays."""
         if row in self.rejected:
             raise self.rejected[row]
-        group_index, position = self._where[row]
+        group_index, position = int(self.group_of[row]), int(self.position_of[row])
         group = self.groups[group_index]
         minor = Decimal(1).scaleb(-self.minor_digits)
         lines: list[PricedLine] = []
@@ -712,7 +713,8 @@ def rate_register_batch(
     subtotal = np.zeros(n, np.int64)
     tax_total = np.zeros(n, np.int64)
     groups: list[BatchGroup] = []
-    where: dict[int, tuple[int, int]] = {}
+    group_of = np.full(n, -1, np.int64)
+    position_of = np.full(n, -1, np.int64)
     good = np.flatnonzero(ok)
     unique_keys, inverse = np.unique(keys[good], return_inverse=True)
     order = np.argsort(inverse, kind="stable")
@@ -728,8 +730,8 @@ def rate_register_batch(
         priced = _price_group(group, _register_usage(group))
         subtotal[rows] = priced.subtotal
         tax_total[rows] = priced.tax_total
-        for position, row in enumerate(rows):
-            where[int(row)] = (len(groups), position)
+        group_of[rows] = len(groups)
+        position_of[rows] = np.arange(len(rows))
         groups.append(priced)
     return BatchResult(
         tariff_code=first.tariff_code,
@@ -741,7 +743,8 @@ def rate_register_batch(
         total=subtotal + tax_total,
         groups=groups,
         rejected=rejected,
-        _where=where,
+        group_of=group_of,
+        position_of=position_of,
     )
 
 
@@ -818,8 +821,10 @@ def _register_usage(group: _Group) -> list[_Usage]:
 
 @dataclass(frozen=True)
 class IntervalBatch:
-    """Interval kWh of many accounts over the same instants: ``kwh_wh[account, interval]`` in
-    Wh (int32 or int64) for ``starts`` (UTC ``datetime64``, ascending), each ``minutes`` long.
+    """Interval kWh of many accounts over the same instants: ``kwh_wh[interval, account]`` in
+    Wh (int32 or int64; time-major, each interval a row, so that sums over intervals are
+    vectorised over accounts) for ``starts`` (UTC ``datetime64``, ascending), each ``minutes``
+    long.
     ``context`` carries the per-account agreement arrays (its period and kWh fields are unused).
     """
 
@@ -831,51 +836,49 @@ class IntervalBatch:
 
 def _local_calendar(
     starts: npt.NDArray[np.datetime64], time_zone: str
-) -> tuple[list[date], Ints, Ints]:
-    """Local date, month and minute of day of each interval start (DST-correct)."""
-    from datetime import UTC, datetime, timedelta
+) -> tuple[npt.NDArray[np.datetime64], Ints, Ints]:
+    """Local date, month and minute of day of each interval start (DST-correct): the zone's
+    UTC offset is looked up once per distinct UTC hour."""
+    from datetime import UTC, datetime
 
     from ampere.core.localtime import zone
 
     tz = zone(time_zone)
     seconds = starts.astype("datetime64[s]").astype(np.int64)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    days: list[date] = []
-    months = np.empty(len(starts), np.int64)
-    minutes = np.empty(len(starts), np.int64)
-    # Offsets change rarely: convert once per UTC hour, not per interval.
-    cache: dict[int, int] = {}
-    for index, second in enumerate(seconds.tolist()):
-        hour = second // 3600
-        offset = cache.get(hour)
-        if offset is None:
-            instant = epoch + timedelta(seconds=hour * 3600)
-            utcoffset = instant.astimezone(tz).utcoffset()
-            assert utcoffset is not None
-            offset = cache[hour] = int(utcoffset.total_seconds())
-        local = epoch + timedelta(seconds=second + offset)
-        days.append(local.date())
-        months[index] = local.month
-        minutes[index] = local.hour * 60 + local.minute
+    hours, inverse = np.unique(seconds // 3600, return_inverse=True)
+    offsets = np.empty(len(hours), np.int64)
+    for index, hour in enumerate(hours.tolist()):
+        utcoffset = datetime.fromtimestamp(hour * 3600, tz=UTC).astimezone(tz).utcoffset()
+        assert utcoffset is not None
+        offsets[index] = int(utcoffset.total_seconds())
+    local = seconds + offsets[inverse]
+    days = (local // 86400).astype("datetime64[D]")
+    months = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    minutes = (local % 86400) // 60
     return days, months, minutes
 
 
 def _reduce(
     values: npt.NDArray[np.int32] | Ints, groups: Ints, count: int, op: str
 ) -> list[Ints]:
-    """Sum or max of ``values[:, j]`` over the columns of each group id 0..count-1 (0 if none)."""
-    order = np.argsort(groups, kind="stable")
-    sorted_groups = groups[order]
-    present = np.unique(sorted_groups)
-    offsets = np.searchsorted(sorted_groups, present)
-    gathered = values[:, order]
-    if op == "sum":
-        reduced = np.add.reduceat(gathered, offsets, axis=1, dtype=np.int64)
+    """Sum or max over the intervals (rows of the time-major ``values[interval, account]``) of
+    each group id 0..count-1; 0 for a group without intervals."""
+    if len(groups) > 1 and (np.diff(groups) >= 0).all():
+        sorted_groups, gathered = groups, values
     else:
-        reduced = np.maximum.reduceat(gathered, offsets, axis=1).astype(np.int64)
-    result = [np.zeros(values.shape[0], np.int64) for _ in range(count)]
-    for column, group_id in enumerate(present.tolist()):
-        result[group_id] = reduced[:, column]
+        order = np.argsort(groups, kind="stable")
+        sorted_groups, gathered = groups[order], values[order]
+    present = np.unique(sorted_groups)
+    offsets = [*np.searchsorted(sorted_groups, present).tolist(), len(sorted_groups)]
+    result = [np.zeros(values.shape[1], np.int64) for _ in range(count)]
+    # A slice of whole rows reduced along axis 0 is vectorised over accounts (ufunc.reduceat
+    # along axis 0 is several times slower).
+    for index, group_id in enumerate(present.tolist()):
+        block = gathered[offsets[index] : offsets[index + 1]]
+        if op == "sum":
+            result[group_id] = block.sum(axis=0, dtype=np.int64)
+        else:
+            result[group_id] = block.max(axis=0).astype(np.int64)
     return result
 
 
@@ -893,16 +896,16 @@ def rate_interval_batch(
     per period, rows in input order). Each interval counts in the segment and TOU period of its
     local start, as in ``reference.rate_intervals``. Raises InvalidInput naming the field."""
     batch = accounts.context
-    n = accounts.kwh_wh.shape[0]
+    n = accounts.kwh_wh.shape[1]
     if accounts.minutes <= 0 or 60 % accounts.minutes:
         raise InvalidInput("an interval lasts a divisor of 60 minutes", field="minutes")
-    if accounts.kwh_wh.shape[1] != len(accounts.starts):
-        raise InvalidInput("needs one column per interval start", field="kwh_wh")
+    if accounts.kwh_wh.shape[0] != len(accounts.starts):
+        raise InvalidInput("needs one row per interval start", field="kwh_wh")
     if len(accounts.starts) > 1 and not (np.diff(accounts.starts.astype("datetime64[s]").astype(np.int64)) > 0).all():
         raise InvalidInput("intervals must be in time order, each once", field="starts")
-    if (accounts.kwh_wh < 0).any():
-        row = int(np.flatnonzero((accounts.kwh_wh < 0).any(axis=1))[0])
-        raise InvalidInput("must not be negative", field=f"kwh_wh[{row}]")
+    if accounts.kwh_wh.min(initial=0) < 0:
+        column = int(np.flatnonzero((accounts.kwh_wh < 0).any(axis=0))[0])
+        raise InvalidInput("must not be negative", field=f"kwh_wh[:, {column}]")
     plans = [
         plan_period(versions=versions, taxes=taxes, period=p, denominator=denominator)
         for p in periods
@@ -929,47 +932,55 @@ def rate_interval_batch(
         lookup = {code: i for i, code in enumerate(regions)}
         region_index = np.array([lookup[str(code)] for code in batch.region], np.int64)
     days, months, minute = _local_calendar(accounts.starts, versions[0].pricing.time_zone)
-    # Which segment of which period each interval falls in.
+    # Which segment of which period each interval falls in (segments are consecutive).
     segments = [(p, s) for p, plan in enumerate(plans) for s in plan.segments]
-    segment_of = np.full(len(days), -1, np.int64)
-    bounds = [(s.period.start, s.period.end) for _, s in segments]
-    for index, day in enumerate(days):
-        for number, (start, end) in enumerate(bounds):
-            if start <= day and (end is None or day < end):
-                segment_of[index] = number
-                break
-    if (segment_of < 0).any():
+    segment_starts = np.array([s.period.start for _, s in segments], "datetime64[D]")
+    last_end = segments[-1][1].period.end
+    segment_of = np.searchsorted(segment_starts, days, side="right") - 1
+    outside = (segment_of < 0) | (days >= np.datetime64(last_end, "D"))
+    for index in range(1, len(segments)):
+        if segments[index][1].period.start != segments[index - 1][1].period.end:
+            raise InvalidInput("billing periods must follow each other", field="periods")
+    if outside.any():
         raise InvalidInput(
-            "is outside the billing periods", field=f"starts[{int(np.flatnonzero(segment_of < 0)[0])}]"
+            "is outside the billing periods", field=f"starts[{int(np.flatnonzero(outside)[0])}]"
         )
     per_hour = 60 // accounts.minutes
     kwh = accounts.kwh_wh
-    totals = _reduce(kwh, segment_of, len(segments), "sum")
-    maxima = [m * per_hour for m in _reduce(kwh, segment_of, len(segments), "max")]
-    day_type_cache: dict[tuple[str, date], int] = {}
+    used = {s.version.pricing.schedules for _, s in segments}
+    if len(used) > 1:
+        raise InvalidInput(
+            "an interval batch prices periods whose versions share their TOU schedules: "
+            "rate the periods on each side of the change in separate calls",
+            field="periods",
+        )
+    zero = np.zeros(n, np.int64)
+    weekday = (days.astype(np.int64) + 3) % 7 + 1  # ISO: 1970-01-01 was a Thursday
+    holiday = np.isin(days, np.array(sorted(holidays), "datetime64[D]"))
     by_schedule: dict[str, tuple[list[Ints], list[Ints], int]] = {}
-    schedules = {s.name: s for v in versions for s in v.pricing.schedules}
-    if len({v.pricing.schedules for v in versions}) > 1 and any(v.pricing.schedules for v in versions):
-        used = {s.version.pricing.schedules for _, s in segments}
-        if len(used) > 1:
-            raise InvalidInput(
-                "interval batches across versions with different TOU schedules are priced one "
-                "period at a time",
-                field="periods",
-            )
-    for name, schedule in schedules.items():
+    by_slots: dict[object, tuple[list[Ints], list[Ints], int]] = {}
+    for schedule in next(iter(used)):
         period_count = len(schedule.periods)
-        ids = np.empty(len(days), np.int64)
-        for index, day in enumerate(days):
-            key = (name, day)
-            day_type = day_type_cache.get(key)
-            if day_type is None:
-                day_type = day_type_cache[key] = schedule.day_type(day, holidays)
-            ids[index] = schedule.slots[months[index] - 1][day_type][minute[index] // 15]
-        group_ids = segment_of * period_count + ids
-        sums = _reduce(kwh, group_ids, len(segments) * period_count, "sum")
-        peaks = _reduce(kwh, group_ids, len(segments) * period_count, "max")
-        by_schedule[name] = (sums, [p * per_hour for p in peaks], period_count)
+        found = by_slots.get((schedule.slots, schedule.weekend_days, schedule.holidays_as_weekend))
+        if found is None:
+            table = np.array(schedule.slots, np.int64)  # [month, day type, slot]
+            weekend = np.isin(weekday, list(schedule.weekend_days))
+            if schedule.holidays_as_weekend:
+                weekend = weekend | holiday
+            ids = table[months - 1, weekend.astype(np.int64), minute // 15]
+            group_ids = segment_of * period_count + ids
+            sums = _reduce(kwh, group_ids, len(segments) * period_count, "sum")
+            peaks = _reduce(kwh, group_ids, len(segments) * period_count, "max")
+            found = (sums, [p * per_hour for p in peaks], period_count)
+            by_slots[(schedule.slots, schedule.weekend_days, schedule.holidays_as_weekend)] = found
+        by_schedule[schedule.name] = found
+    if by_slots:
+        sums, peaks, count = next(iter(by_slots.values()))
+        totals = [sum(sums[i * count : (i + 1) * count], zero) for i in range(len(segments))]
+        maxima = [np.max(np.stack(peaks[i * count : (i + 1) * count]), axis=0) for i in range(len(segments))]
+    else:
+        totals = _reduce(kwh, segment_of, len(segments), "sum")
+        maxima = [m * per_hour for m in _reduce(kwh, segment_of, len(segments), "max")]
     rows = np.arange(n, dtype=np.int64)
     results: list[BatchResult] = []
     number = 0
@@ -998,7 +1009,8 @@ def rate_interval_batch(
                 total=priced.subtotal + priced.tax_total,
                 groups=[priced],
                 rejected={},
-                _where={row: (0, row) for row in range(n)},
+                group_of=np.zeros(n, np.int64),
+                position_of=rows,
             )
         )
     return results
