@@ -27,23 +27,25 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from ampere.core.periods import DatePeriod  # noqa: E402
-from ampere.rating.engine.batch import (  # noqa: E402
+from ampere.core.periods import DatePeriod
+from ampere.rating.engine.batch import (
     IntervalBatch,
     RegisterBatch,
     rate_interval_batch,
     rate_register_batch,
 )
-from ampere.rating.engine.model import RatingContext, RegisterUsage  # noqa: E402
-from ampere.rating.engine.parse import parse_tariff, parse_taxes, parse_version  # noqa: E402
-from ampere.rating.engine.reference import rate_register  # noqa: E402
-from ampere.rating.engine.urdb import to_document  # noqa: E402
+from ampere.rating.engine.model import RatingContext, RegisterUsage
+from ampere.rating.engine.parse import parse_tariff, parse_taxes, parse_version
+from ampere.rating.engine.reference import rate_register
+from ampere.rating.engine.urdb import to_document
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "ampere" / "rating" / "data"
 
 
 def register_reads(count: int, seed: int = 7) -> dict[str, object]:
-    _, versions = parse_tariff(yaml.safe_load((DATA / "tariffs" / "evn-residential.yaml").read_text()))
+    _, versions = parse_tariff(
+        yaml.safe_load((DATA / "tariffs" / "evn-residential.yaml").read_text())
+    )
     owners = yaml.safe_load((DATA / "taxes.yaml").read_text())["owners"]
     taxes = parse_taxes(next(o for o in owners if o["owner"] == "evn"))
     rng = np.random.default_rng(seed)
@@ -106,7 +108,10 @@ def benchmark_rate() -> dict[str, object]:
         "label": "bench-tou-tiers-demand",
         "name": "Bench TOU with tiers and demand",
         "energyratestructure": [
-            [{"max": 500, "rate": base, "unit": "kWh"}, {"rate": round(base + float(adder), 5), "unit": "kWh"}]
+            [
+                {"max": 500, "rate": base, "unit": "kWh"},
+                {"rate": round(base + float(adder), 5), "unit": "kWh"},
+            ]
             for base, adder in tiers
         ],
         "energyweekdayschedule": weekday,
@@ -182,9 +187,13 @@ def pysam_bills(record: dict[str, object], wh: np.ndarray) -> tuple[np.ndarray, 
 def hourly(count: int, pysam_count: int, chunk: int = 2000) -> dict[str, object]:
     record = benchmark_rate()
     document, warnings = to_document(record, time_zone="Etc/GMT+8")
-    version = parse_version({**document, "from": "2018-01-01", "to": "2019-01-01"}, tariff_code="BENCH")
+    version = parse_version(
+        {**document, "from": "2018-01-01", "to": "2019-01-01"}, tariff_code="BENCH"
+    )
     taxes = parse_taxes({"owner": "bench", "taxes": []})
-    months = [DatePeriod(date(2018, m, 1), date(2018 + m // 12, m % 12 + 1, 1)) for m in range(1, 13)]
+    months = [
+        DatePeriod(date(2018, m, 1), date(2018 + m // 12, m % 12 + 1, 1)) for m in range(1, 13)
+    ]
     starts = (np.datetime64("2018-01-01T08:00") + np.arange(8760) * np.timedelta64(1, "h")).astype(
         "datetime64[s]"
     )
@@ -257,7 +266,9 @@ def hourly(count: int, pysam_count: int, chunk: int = 2000) -> dict[str, object]
         ),
         "months_equal_to_the_cent_unrounded_lines": int((exact_cents == sam_cents).sum()),
         "max_abs_diff_unrounded_usd": float(np.abs(unrounded[:pysam_count] - sam).max()),
-        "months_equal_to_the_cent_lines_rounded": int((bills_minor[:pysam_count] == sam_cents).sum()),
+        "months_equal_to_the_cent_lines_rounded": int(
+            (bills_minor[:pysam_count] == sam_cents).sum()
+        ),
         "max_abs_diff_lines_rounded_usd": round(float(np.abs(ours - sam).max()), 4),
         "import_warnings": warnings,
     }

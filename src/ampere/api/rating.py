@@ -100,7 +100,9 @@ def _usage(payload: QuoteIn) -> RegisterUsage | IntervalUsage:
     )
 
 
-@router.post("/quote", response=QuoteOut, auth=None, by_alias=True, summary="Price usage on a tariff")
+@router.post(
+    "/quote", response=QuoteOut, auth=None, by_alias=True, summary="Price usage on a tariff"
+)
 def quote(request: HttpRequest, payload: QuoteIn) -> dict[str, object]:
     """Price a period's usage as the bill would: lines, taxes and total (nothing is stored).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -57,7 +58,7 @@ def _shipped_tariff_files() -> list[Any]:
     documents: list[Any] = []
     for name in names:
         document = _shipped(f"tariffs/{name}")
-        documents += document["tariffs"] if "tariffs" in document else [document]
+        documents += document.get("tariffs", [document])
     return documents
 
 
@@ -159,7 +160,7 @@ def _refuse_gaps(tariff: Tariff) -> None:
         .order_by("effective_period")
         .values_list("effective_period", flat=True)
     ]
-    for before, after in zip(periods, periods[1:], strict=False):
+    for before, after in itertools.pairwise(periods):
         if before.end is not None and after.start > before.end:
             raise Conflict(
                 f"{tariff.code} has no version from {before.end} to {after.start}",
@@ -171,9 +172,7 @@ def save_tax_schedule(*, document: Mapping[str, Any], field_prefix: str) -> tupl
     """Store one owner's dated tax rates (parsed first); returns (created, unchanged)."""
     schedule = parse_taxes(document, field_prefix)
     created = unchanged = 0
-    names = {
-        str(t["code"]): _plain(t.get("name") or {}) for t in document.get("taxes") or []
-    }
+    names = {str(t["code"]): _plain(t.get("name") or {}) for t in document.get("taxes") or []}
     for index, rate in enumerate(schedule.rates):
         found = TaxRate.objects.filter(
             owner=schedule.owner, code=rate.code, effective_period=_range(rate.period)
@@ -268,7 +267,11 @@ def import_urdb_rate(
     end = effective_to if effective_to is not None else (end if effective_from is None else None)
     if start is None:
         raise InvalidInput("the record has no start date: give one", field="effective_from")
-    document = {**document, "from": start.isoformat(), "to": None if end is None else end.isoformat()}
+    document = {
+        **document,
+        "from": start.isoformat(),
+        "to": None if end is None else end.isoformat(),
+    }
     parse_version(document, tariff_code=tariff_code)
     with transaction.atomic():
         tariff, _ = _head(
@@ -292,4 +295,6 @@ def import_urdb_rate(
         version = TariffVersion.objects.get(
             tariff=tariff, effective_period=_range(DatePeriod(start, end))
         )
-    return ImportReport(tariff_code, version.id, DatePeriod(start, end), bool(made), tuple(warnings))
+    return ImportReport(
+        tariff_code, version.id, DatePeriod(start, end), bool(made), tuple(warnings)
+    )

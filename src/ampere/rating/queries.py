@@ -79,7 +79,9 @@ def list_versions(*, tariff_code: str) -> list[VersionSummary]:
     ]
 
 
-def get_versions(*, tariff_code: str, period: DatePeriod | None = None) -> tuple[TariffVersion, ...]:
+def get_versions(
+    *, tariff_code: str, period: DatePeriod | None = None
+) -> tuple[TariffVersion, ...]:
     """The tariff's versions (overlapping ``period`` when given) as engine values, in order.
     Raises UnknownTariff; NotFound when no version overlaps."""
     head = get_tariff_head(code=tariff_code)

@@ -19,8 +19,11 @@ def test_quote_prices_the_worked_example_without_login(client, tariffs):
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["subtotal"], body["tax_total"], body["total"]) == ("739500", "59160", "798660")
-    assert [(l["quantity"], l["unit_price"], l["rounded"]) for l in body["lines"]] == [
-        ("50", "1984", "99200"), ("50", "2050", "102500"), ("100", "2380", "238000"), ("100", "2998", "299800"),
+    assert [(line["quantity"], line["unit_price"], line["rounded"]) for line in body["lines"]] == [
+        ("50", "1984", "99200"),
+        ("50", "2050", "102500"),
+        ("100", "2380", "238000"),
+        ("100", "2998", "299800"),
     ]
     assert body["lines"][0]["description"] == "Điện sinh hoạt — bậc 1"
     assert body["taxes"][0]["description"] == "Thuế GTGT 8%"

@@ -41,7 +41,9 @@ def test_shipped_tariffs_load_once_and_a_second_load_changes_nothing():
         Range(date(2024, 10, 11), date(2025, 5, 10), "[)"),
         Range(date(2025, 5, 10), None, "[)"),
     ]
-    assert TaxRate.objects.get(owner="evn", effective_period__contains=date(2025, 6, 1)).rate == Decimal("0.0800")
+    assert TaxRate.objects.get(
+        owner="evn", effective_period__contains=date(2025, 6, 1)
+    ).rate == Decimal("0.0800")
 
 
 def test_a_bad_tariff_file_loads_nothing(monkeypatch):
@@ -49,8 +51,20 @@ def test_a_bad_tariff_file_loads_nothing(monkeypatch):
     bad = {
         "tariff": "EVN-RES-PREPAID",
         "versions": [
-            {"from": "2025-05-10", "to": None, "currency": "VND", "time_zone": "Asia/Ho_Chi_Minh",
-             "components": [{"id": "energy", "kind": "energy", "tiers": {"widths": [-5, None]}, "prices": [1, 2]}]}
+            {
+                "from": "2025-05-10",
+                "to": None,
+                "currency": "VND",
+                "time_zone": "Asia/Ho_Chi_Minh",
+                "components": [
+                    {
+                        "id": "energy",
+                        "kind": "energy",
+                        "tiers": {"widths": [-5, None]},
+                        "prices": [1, 2],
+                    }
+                ],
+            }
         ],
     }
     monkeypatch.setattr(operations, "_shipped_tariff_files", lambda: [*shipped[:3], bad])
@@ -81,6 +95,8 @@ def test_the_database_refuses_overlapping_versions():
     count = TariffVersion.objects.count()
     with pytest.raises(IntegrityError), transaction.atomic():
         TariffVersion.objects.create(
-            tariff=tariff, effective_period=Range(date(2025, 1, 1), date(2025, 2, 1), "[)"), document={}
+            tariff=tariff,
+            effective_period=Range(date(2025, 1, 1), date(2025, 2, 1), "[)"),
+            document={},
         )
     assert TariffVersion.objects.count() == count

@@ -33,14 +33,18 @@ def test_every_shared_record_imports_once(path):
 
 def test_dates_come_from_the_record_and_a_newer_rate_closes_the_open_version():
     a1 = json.loads((URDB / "ecc_pge_A-1_TOU_2014-05.json").read_text())
-    first = import_urdb_rate(record={**a1, "enddate": None}, tariff_code="PGE-A1", utility_code="pge")
+    first = import_urdb_rate(
+        record={**a1, "enddate": None}, tariff_code="PGE-A1", utility_code="pge"
+    )
     assert (first.period.start, first.period.end) == (date(2014, 5, 1), None)
     newer = import_urdb_rate(
         record={**a1, "startdate": "2014-10-01T00:00:00.000Z", "enddate": None},
         tariff_code="PGE-A1",
         utility_code="pge",
     )
-    assert [(v.period.start, v.period.end) for v in queries.list_versions(tariff_code="PGE-A1")] == [
+    assert [
+        (v.period.start, v.period.end) for v in queries.list_versions(tariff_code="PGE-A1")
+    ] == [
         (date(2014, 5, 1), date(2014, 10, 1)),
         (date(2014, 10, 1), None),
     ]
@@ -51,14 +55,28 @@ def test_a_broken_record_stores_nothing():
     record = json.loads((URDB / "reopt_tiered_tou_demand.json").read_text())
     record["energyweekdayschedule"][0] = record["energyweekdayschedule"][0][:23]
     with pytest.raises(TariffDataError) as error:
-        import_urdb_rate(record=record, tariff_code="BROKEN", utility_code="x", effective_from=date(2021, 1, 1))
+        import_urdb_rate(
+            record=record, tariff_code="BROKEN", utility_code="x", effective_from=date(2021, 1, 1)
+        )
     assert error.value.field == "energyweekdayschedule[0]"
     assert TariffVersion.objects.count() == 0
 
 
 def test_an_overlapping_import_is_refused():
     record = json.loads((URDB / "reopt_tiered_tou_demand.json").read_text())
-    import_urdb_rate(record=record, tariff_code="X", utility_code="x", effective_from=date(2021, 1, 1), effective_to=date(2022, 1, 1))
+    import_urdb_rate(
+        record=record,
+        tariff_code="X",
+        utility_code="x",
+        effective_from=date(2021, 1, 1),
+        effective_to=date(2022, 1, 1),
+    )
     with pytest.raises(Conflict):
-        import_urdb_rate(record=record, tariff_code="X", utility_code="x", effective_from=date(2021, 6, 1), effective_to=date(2021, 9, 1))
+        import_urdb_rate(
+            record=record,
+            tariff_code="X",
+            utility_code="x",
+            effective_from=date(2021, 6, 1),
+            effective_to=date(2021, 9, 1),
+        )
     assert TariffVersion.objects.filter(tariff__code="X").count() == 1

@@ -260,7 +260,6 @@ class _Group:
         batch: RegisterBatch,
         rows: Ints,
         language: str,
-        regions: Sequence[str],
         region_index: Ints,
     ) -> None:
         self.plan = plan
@@ -269,7 +268,6 @@ class _Group:
         self.size = len(rows)
         self.language = language
         self.columns: list[_Column] = []
-        self.region_names = regions
         self.region_index = region_index
         self.norm = (
             np.full(self.size, 100, np.int64)
@@ -287,10 +285,15 @@ class _Group:
 
 
 def _round_amount(
-    quantity: Ints, q_exp: int, price: Ints, p_exp: int, minor: int, proration: tuple[int, int] | None
+    quantity: tuple[Ints, int],
+    price: tuple[Ints, int],
+    minor: int,
+    proration: tuple[int, int] | None,
 ) -> Ints:
+    """``quantity × price × proration`` in minor units, rounded half-up once."""
+    (quantity_int, q_exp), (price_int, p_exp) = quantity, price
     exponent = q_exp + p_exp + minor
-    numerator = quantity * price
+    numerator = quantity_int * price_int
     denominator = 1
     if exponent >= 0:
         numerator = numerator * 10**exponent
@@ -327,25 +330,25 @@ class _SegmentLines:
 
     def add(
         self,
-        component: str,
-        code: str,
-        kind: str,
-        description: str,
-        quantity: Ints,
-        q_exp: int,
+        head: tuple[str, str, str, str],  # component id, code, kind, description
+        quantity_scaled: tuple[Ints, int],  # quantity × 10^exponent
         unit: str,
         price: Decimal | tuple[Ints, int],
         present: Bools,
         *,
         prorated: bool = False,
     ) -> _Column:
+        component, code, kind, description = head
+        quantity, q_exp = quantity_scaled
         if isinstance(price, Decimal):
             price_int, p_exp = scaled(price)
             prices = np.full(self.group.size, price_int, np.int64)
         else:
             prices, p_exp = price
         proration = self.proration if prorated else None
-        rounded = _round_amount(quantity, q_exp, prices, p_exp, self.plan.minor_digits, proration)
+        rounded = _round_amount(
+            (quantity, q_exp), (prices, p_exp), self.plan.minor_digits, proration
+        )
         prefix = f"{self.segment.period.start.isoformat()}/" if self.plan.is_split else ""
         column = _Column(
             code=prefix + code,
@@ -380,7 +383,9 @@ def _baseline_wh(lines: _SegmentLines) -> Ints:
         else group.batch.all_electric[group.rows]
     )
     daily = np.where(all_electric, electric[table_index], basic[table_index])
-    daily = daily + np.where(group.flag("medical_baseline"), int(baseline.medical_kwh_per_day * 1000), 0)
+    daily = daily + np.where(
+        group.flag("medical_baseline"), int(baseline.medical_kwh_per_day * 1000), 0
+    )
     return daily * lines.segment.days
 
 
@@ -447,17 +452,30 @@ def _energy(lines: _SegmentLines, charge: EnergyCharge, usage: _Usage) -> None:
         else:
             per_period = registers
     prices = charge.prices
-    short = group.short_lease() if charge.short_lease_tier is not None else np.zeros(group.size, np.bool_)
+    short = (
+        group.short_lease()
+        if charge.short_lease_tier is not None
+        else np.zeros(group.size, np.bool_)
+    )
     normal = ~short
     if charge.short_lease_tier is not None and short.any():
         tier = charge.short_lease_tier
         for index, wh in enumerate(per_period):
             lines.add(
-                charge.id,
-                f"{charge.id}.{index + 1}.short-lease" if names[index] else f"{charge.id}.short-lease",
-                "energy",
-                lines.describe(charge.label, names[index], text.short_lease_text(language, tier + 1)),
-                wh, -3, "kWh", prices[index][tier], short & (wh != 0),
+                (
+                    charge.id,
+                    f"{charge.id}.{index + 1}.short-lease"
+                    if names[index]
+                    else f"{charge.id}.short-lease",
+                    "energy",
+                    lines.describe(
+                        charge.label, names[index], text.short_lease_text(language, tier + 1)
+                    ),
+                ),
+                (wh, -3),
+                "kWh",
+                prices[index][tier],
+                short & (wh != 0),
             )
     if charge.basis is TierBasis.PERIOD:
         for index, wh in enumerate(per_period):
@@ -466,9 +484,16 @@ def _energy(lines: _SegmentLines, charge: EnergyCharge, usage: _Usage) -> None:
             for tier, part in enumerate(_fill(wh, widths)):
                 detail = text.tier_text(language, tier + 1) if tiers.count > 1 else ""
                 lines.add(
-                    charge.id, f"{charge.id}.p{index + 1}.t{tier + 1}", "energy",
-                    lines.describe(charge.label, names[index], detail),
-                    part, -3, "kWh", prices[index][tier], normal & (part != 0),
+                    (
+                        charge.id,
+                        f"{charge.id}.p{index + 1}.t{tier + 1}",
+                        "energy",
+                        lines.describe(charge.label, names[index], detail),
+                    ),
+                    (part, -3),
+                    "kWh",
+                    prices[index][tier],
+                    normal & (part != 0),
                 )
         return
     tiers = charge.tiers[0]
@@ -476,16 +501,32 @@ def _energy(lines: _SegmentLines, charge: EnergyCharge, usage: _Usage) -> None:
     if charge.period_count == 1:
         for tier, part in enumerate(_fill(per_period[0], widths)):
             lines.add(
-                charge.id, f"{charge.id}.t{tier + 1}", "energy",
-                lines.describe(charge.label, text.tier_text(language, tier + 1) if tiers.count > 1 else ""),
-                part, -3, "kWh", prices[0][tier], normal & (part != 0),
+                (
+                    charge.id,
+                    f"{charge.id}.t{tier + 1}",
+                    "energy",
+                    lines.describe(
+                        charge.label, text.tier_text(language, tier + 1) if tiers.count > 1 else ""
+                    ),
+                ),
+                (part, -3),
+                "kWh",
+                prices[0][tier],
+                normal & (part != 0),
             )
         return
     for index, wh in enumerate(per_period):
         lines.add(
-            charge.id, f"{charge.id}.p{index + 1}", "energy",
-            lines.describe(charge.label, names[index]),
-            wh, -3, "kWh", prices[index][0], normal & (wh != 0),
+            (
+                charge.id,
+                f"{charge.id}.p{index + 1}",
+                "energy",
+                lines.describe(charge.label, names[index]),
+            ),
+            (wh, -3),
+            "kWh",
+            prices[index][0],
+            normal & (wh != 0),
         )
     total = per_period[0]
     for wh in per_period[1:]:
@@ -494,9 +535,16 @@ def _energy(lines: _SegmentLines, charge: EnergyCharge, usage: _Usage) -> None:
         adder = prices[0][tier] - prices[0][0]
         if tier and adder:
             lines.add(
-                charge.id, f"{charge.id}.t{tier + 1}", "energy",
-                lines.describe(charge.label, text.adder_text(language, tier + 1)),
-                part, -3, "kWh", adder, normal & (part != 0),
+                (
+                    charge.id,
+                    f"{charge.id}.t{tier + 1}",
+                    "energy",
+                    lines.describe(charge.label, text.adder_text(language, tier + 1)),
+                ),
+                (part, -3),
+                "kWh",
+                adder,
+                normal & (part != 0),
             )
 
 
@@ -505,7 +553,9 @@ def _demand(lines: _SegmentLines, charge: DemandCharge, usage: _Usage) -> None:
         return
     if charge.period is None:
         if usage.max_w is None:
-            raise InvalidInput("this tariff has a demand charge: give the maximum kW", field="max_w")
+            raise InvalidInput(
+                "this tariff has a demand charge: give the maximum kW", field="max_w"
+            )
         watts = usage.max_w
         period_name = ""
     else:
@@ -520,13 +570,24 @@ def _demand(lines: _SegmentLines, charge: DemandCharge, usage: _Usage) -> None:
             )
         watts = value
         period_name = schedule.labels[charge.period].get(lines.group.language)
-    widths = [None if w is None else np.full(lines.group.size, int(w * 1000), np.int64) for w in charge.widths_kw]
+    widths = [
+        None if w is None else np.full(lines.group.size, int(w * 1000), np.int64)
+        for w in charge.widths_kw
+    ]
     for tier, part in enumerate(_fill(watts, widths)):
         detail = text.tier_text(lines.group.language, tier + 1) if len(widths) > 1 else ""
         lines.add(
-            charge.id, f"{charge.id}.t{tier + 1}", "demand",
-            lines.describe(charge.label, period_name, detail),
-            part, -3, "kW", charge.prices[tier], part != 0, prorated=True,
+            (
+                charge.id,
+                f"{charge.id}.t{tier + 1}",
+                "demand",
+                lines.describe(charge.label, period_name, detail),
+            ),
+            (part, -3),
+            "kW",
+            charge.prices[tier],
+            part != 0,
+            prorated=True,
         )
 
 
@@ -545,20 +606,33 @@ def _fixed(lines: _SegmentLines, charge: FixedCharge) -> None:
     every = np.ones(group.size, np.bool_)
     if charge.per is Per.DAY:
         days = np.full(group.size, lines.segment.days, np.int64)
-        lines.add(charge.id, charge.id, "fixed", lines.describe(charge.label), days, 0, "day", (prices, exp), every)
+        lines.add(
+            (charge.id, charge.id, "fixed", lines.describe(charge.label)),
+            (days, 0),
+            "day",
+            (prices, exp),
+            every,
+        )
     else:
         ones = np.ones(group.size, np.int64)
         lines.add(
-            charge.id, charge.id, "fixed", lines.describe(charge.label), ones, 0, "month",
-            (prices, exp), every, prorated=True,
+            (charge.id, charge.id, "fixed", lines.describe(charge.label)),
+            (ones, 0),
+            "month",
+            (prices, exp),
+            every,
+            prorated=True,
         )
 
 
 def _baseline_credit(lines: _SegmentLines, credit: BaselineCredit, usage: _Usage) -> None:
     wh = np.minimum(usage.total, _baseline_wh(lines))
     lines.add(
-        credit.id, credit.id, "credit", lines.describe(credit.label), wh, -3, "kWh",
-        -credit.price, wh != 0,
+        (credit.id, credit.id, "credit", lines.describe(credit.label)),
+        (wh, -3),
+        "kWh",
+        -credit.price,
+        wh != 0,
     )
 
 
@@ -572,8 +646,11 @@ def _event_credit(lines: _SegmentLines, credit: EventCredit) -> None:
     )
     ton_days = tons * days
     lines.add(
-        credit.id, credit.id, "credit", lines.describe(credit.label), ton_days, -3, "ton-day",
-        -credit.price_per_ton_day, group.flag(credit.program) & (ton_days != 0),
+        (credit.id, credit.id, "credit", lines.describe(credit.label)),
+        (ton_days, -3),
+        "ton-day",
+        -credit.price_per_ton_day,
+        group.flag(credit.program) & (ton_days != 0),
     )
 
 
@@ -584,8 +661,10 @@ def _discount(lines: _SegmentLines, discount: Discount) -> None:
         if column.component in discount.applies_to:
             base = base + column.rounded
     lines.add(
-        discount.id, discount.id, "discount", lines.describe(discount.label), base,
-        -lines.plan.minor_digits, lines.plan.currency, -discount.percent / 100,
+        (discount.id, discount.id, "discount", lines.describe(discount.label)),
+        (base, -lines.plan.minor_digits),
+        lines.plan.currency,
+        -discount.percent / 100,
         group.flag(discount.program) & (base != 0),
     )
 
@@ -608,9 +687,16 @@ def _minimum(lines: _SegmentLines, minimum: MinimumCharge) -> None:
     short = numerator - charged * denominator
     present = short > 0
     column = lines.add(
-        minimum.id, minimum.id, "minimum",
-        lines.describe(minimum.label, text.MINIMUM_TOP_UP.get(group.language)),
-        np.ones(group.size, np.int64), 0, "bill", Decimal(0), present,
+        (
+            minimum.id,
+            minimum.id,
+            "minimum",
+            lines.describe(minimum.label, text.MINIMUM_TOP_UP.get(group.language)),
+        ),
+        (np.ones(group.size, np.int64), 0),
+        "bill",
+        Decimal(0),
+        present,
     )
     # The top-up is the shortfall itself, short / denominator minor units, exact.
     column.rounded = np.where(present, div_half_up(short, denominator), 0)
@@ -726,7 +812,7 @@ def rate_register_batch(
         plan = plan_period(
             versions=versions, taxes=taxes, period=DatePeriod(start, end), denominator=denominator
         )
-        group = _Group(plan, accounts, rows, language, regions or [], region_index[rows])
+        group = _Group(plan, accounts, rows, language, region_index[rows])
         priced = _price_group(group, _register_usage(group))
         subtotal[rows] = priced.subtotal
         tax_total[rows] = priced.tax_total
@@ -778,7 +864,9 @@ def _price_group(group: _Group, usages: Sequence[_Usage]) -> BatchGroup:
         tax.rounded = div_half_up(tax.base * rate_int, 10**-rate_exp)
         tax_total = tax_total + tax.rounded
     subtotal = sum(segment_totals, np.zeros(size, np.int64))
-    return BatchGroup(group.rows, plan, group.columns, list(group_taxes.values()), subtotal, tax_total)
+    return BatchGroup(
+        group.rows, plan, group.columns, list(group_taxes.values()), subtotal, tax_total
+    )
 
 
 def _register_usage(group: _Group) -> list[_Usage]:
@@ -858,9 +946,7 @@ def _local_calendar(
     return days, months, minutes
 
 
-def _reduce(
-    values: npt.NDArray[np.int32] | Ints, groups: Ints, count: int, op: str
-) -> list[Ints]:
+def _reduce(values: npt.NDArray[np.int32] | Ints, groups: Ints, count: int, op: str) -> list[Ints]:
     """Sum or max over the intervals (rows of the time-major ``values[interval, account]``) of
     each group id 0..count-1; 0 for a group without intervals."""
     if len(groups) > 1 and (np.diff(groups) >= 0).all():
@@ -901,7 +987,10 @@ def rate_interval_batch(
         raise InvalidInput("an interval lasts a divisor of 60 minutes", field="minutes")
     if accounts.kwh_wh.shape[0] != len(accounts.starts):
         raise InvalidInput("needs one row per interval start", field="kwh_wh")
-    if len(accounts.starts) > 1 and not (np.diff(accounts.starts.astype("datetime64[s]").astype(np.int64)) > 0).all():
+    if (
+        len(accounts.starts) > 1
+        and not (np.diff(accounts.starts.astype("datetime64[s]").astype(np.int64)) > 0).all()
+    ):
         raise InvalidInput("intervals must be in time order, each once", field="starts")
     if accounts.kwh_wh.min(initial=0) < 0:
         column = int(np.flatnonzero((accounts.kwh_wh < 0).any(axis=0))[0])
@@ -925,7 +1014,7 @@ def rate_interval_batch(
         regions,
     )
     if rejected:
-        row, error = next(iter(rejected.items()))
+        _row, error = next(iter(rejected.items()))
         raise error
     region_index = np.zeros(n, np.int64)
     if regions is not None and batch.region is not None:
@@ -977,7 +1066,10 @@ def rate_interval_batch(
     if by_slots:
         sums, peaks, count = next(iter(by_slots.values()))
         totals = [sum(sums[i * count : (i + 1) * count], zero) for i in range(len(segments))]
-        maxima = [np.max(np.stack(peaks[i * count : (i + 1) * count]), axis=0) for i in range(len(segments))]
+        maxima = [
+            np.max(np.stack(peaks[i * count : (i + 1) * count]), axis=0)
+            for i in range(len(segments))
+        ]
     else:
         totals = _reduce(kwh, segment_of, len(segments), "sum")
         maxima = [m * per_hour for m in _reduce(kwh, segment_of, len(segments), "max")]
@@ -996,7 +1088,7 @@ def rate_interval_batch(
                 demand[schedule.name] = list(peaks[number * count : (number + 1) * count])
             usages.append(_Usage(totals[number], energy, maxima[number], demand))
             number += 1
-        group = _Group(plan, batch, rows, language, regions or [], region_index)
+        group = _Group(plan, batch, rows, language, region_index)
         priced = _price_group(group, usages)
         results.append(
             BatchResult(

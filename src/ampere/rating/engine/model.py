@@ -196,7 +196,13 @@ class MinimumCharge:
 
 
 Component = (
-    EnergyCharge | FixedCharge | DemandCharge | BaselineCredit | EventCredit | Discount | MinimumCharge
+    EnergyCharge
+    | FixedCharge
+    | DemandCharge
+    | BaselineCredit
+    | EventCredit
+    | Discount
+    | MinimumCharge
 )
 
 

@@ -119,9 +119,7 @@ def _label(value: Any, field: str, default: Label) -> Label:
         return Label(value, value, value)
     data = _mapping(value, field)
     english = str(data.get("en") or default.en)
-    return Label(
-        str(data.get("vi") or english), english, str(data.get("es") or english)
-    )
+    return Label(str(data.get("vi") or english), english, str(data.get("es") or english))
 
 
 def _whole_wh(value: Decimal, field: str) -> Decimal:
@@ -182,9 +180,7 @@ def _schedule(name: str, value: Any, field: str, seasons: Seasons) -> TouSchedul
     periods_raw = _required(data, "periods", field)
     if isinstance(periods_raw, Mapping):
         periods = [str(p) for p in periods_raw]
-        labels = [
-            _label(periods_raw[p], f"{field}.periods.{p}", Label(p, p, p)) for p in periods
-        ]
+        labels = [_label(periods_raw[p], f"{field}.periods.{p}", Label(p, p, p)) for p in periods]
     else:
         periods = [str(p) for p in _list(periods_raw, f"{field}.periods")]
         labels = [Label(p, p, p) for p in periods]
@@ -218,9 +214,11 @@ def _schedule(name: str, value: Any, field: str, seasons: Seasons) -> TouSchedul
         for range_ in ranges:
             if len(range_) != 3:
                 raise _fail(f"{here}.hours", f"{range_!r} is not 'HH:MM-HH:MM: period'")
-            start, end, period = _minute(range_[0], f"{here}.hours"), _minute(
-                range_[1], f"{here}.hours"
-            ), str(range_[2])
+            start, end, period = (
+                _minute(range_[0], f"{here}.hours"),
+                _minute(range_[1], f"{here}.hours"),
+                str(range_[2]),
+            )
             if period not in periods:
                 raise _fail(f"{here}.hours", f"unknown period {period!r}")
             if end <= start:
@@ -264,7 +262,7 @@ def _row_months(row: Mapping[str, Any], field: str, seasons: Seasons) -> list[in
                 raise _fail(f"{field}.months", f"{month!r} is not a month (1..12)")
         return months
     names = row.get("seasons", "all")
-    if names == "all" or names == ["all"]:
+    if names in ("all", ["all"]):
         return list(range(1, 13))
     found: list[int] = []
     for name in [names] if isinstance(names, str) else _list(names, f"{field}.seasons"):
@@ -277,7 +275,9 @@ def _row_months(row: Mapping[str, Any], field: str, seasons: Seasons) -> list[in
 
 def _baseline(value: Any, field: str, seasons: Seasons) -> Baseline:
     data = _mapping(value, field)
-    medical = decimal(data.get("medical_kwh_per_day", 0), f"{field}.medical_kwh_per_day", minimum=Decimal(0))
+    medical = decimal(
+        data.get("medical_kwh_per_day", 0), f"{field}.medical_kwh_per_day", minimum=Decimal(0)
+    )
     regions = _mapping(_required(data, "regions", field), f"{field}.regions")
     names: list[str] = []
     basic: list[tuple[Decimal, ...]] = []
@@ -291,15 +291,27 @@ def _baseline(value: Any, field: str, seasons: Seasons) -> Baseline:
             pair = _list(_required(season_map, season, here), f"{here}.{season}")
             if len(pair) != 2:
                 raise _fail(f"{here}.{season}", "is [basic, all_electric] kWh per day")
-            row_basic.append(_tenth(decimal(pair[0], f"{here}.{season}[0]", minimum=Decimal(0)), f"{here}.{season}[0]"))
-            row_electric.append(_tenth(decimal(pair[1], f"{here}.{season}[1]", minimum=Decimal(0)), f"{here}.{season}[1]"))
+            row_basic.append(
+                _tenth(
+                    decimal(pair[0], f"{here}.{season}[0]", minimum=Decimal(0)),
+                    f"{here}.{season}[0]",
+                )
+            )
+            row_electric.append(
+                _tenth(
+                    decimal(pair[1], f"{here}.{season}[1]", minimum=Decimal(0)),
+                    f"{here}.{season}[1]",
+                )
+            )
         unknown = set(season_map) - set(seasons.names)
         if unknown:
             raise _fail(here, f"unknown seasons {sorted(unknown)}")
         names.append(str(region))
         basic.append(tuple(row_basic))
         electric.append(tuple(row_electric))
-    return Baseline(tuple(names), tuple(basic), tuple(electric), _tenth(medical, f"{field}.medical_kwh_per_day"))
+    return Baseline(
+        tuple(names), tuple(basic), tuple(electric), _tenth(medical, f"{field}.medical_kwh_per_day")
+    )
 
 
 def _tenth(value: Decimal, field: str) -> Decimal:
@@ -335,7 +347,9 @@ def _tiers(value: Any, field: str, has_baseline: bool) -> Tiers:
         number = decimal(width, here, minimum=Decimal(0))
         if unit is TierUnit.PERCENT_OF_BASELINE and number != number.to_integral_value():
             raise _fail(here, "a % of baseline is a whole number")
-        widths.append(_whole_wh(number, here) if unit is not TierUnit.PERCENT_OF_BASELINE else number)
+        widths.append(
+            _whole_wh(number, here) if unit is not TierUnit.PERCENT_OF_BASELINE else number
+        )
     if widths[-1] is not None:
         widths.append(None)  # past the last bound the last price goes on
     quantum_raw = data.get("quantum")
@@ -427,7 +441,9 @@ def _energy(data: Mapping[str, Any], field: str, pricing: _Partial) -> EnergyCha
 class _Partial:
     """What is parsed before the components (schedules, baseline) and the ids seen so far."""
 
-    def __init__(self, schedules: dict[str, TouSchedule], baseline: Baseline | None, seasons: Seasons) -> None:
+    def __init__(
+        self, schedules: dict[str, TouSchedule], baseline: Baseline | None, seasons: Seasons
+    ) -> None:
         self.schedules = schedules
         self.baseline = baseline
         self.seasons = seasons
@@ -525,7 +541,9 @@ def _component(value: Any, field: str, pricing: _Partial) -> Component:
         if pricing.baseline is None:
             raise _fail(f"{field}.kind", "a baseline credit needs a baseline table")
         return BaselineCredit(
-            ident, label, decimal(_required(data, "price", field), f"{field}.price", minimum=Decimal(0))
+            ident,
+            label,
+            decimal(_required(data, "price", field), f"{field}.price", minimum=Decimal(0)),
         )
     if kind == "event_credit":
         months = frozenset(_list(data.get("months", list(range(1, 13))), f"{field}.months"))
@@ -546,13 +564,22 @@ def _component(value: Any, field: str, pricing: _Partial) -> Component:
         percent = decimal(_required(data, "percent", field), f"{field}.percent", minimum=Decimal(0))
         if percent > 100 or percent != percent.quantize(Decimal("0.01")):
             raise _fail(f"{field}.percent", "is 0..100 with at most 2 decimals")
-        applies = frozenset(str(a) for a in _list(_required(data, "applies_to", field), f"{field}.applies_to"))
+        applies = frozenset(
+            str(a) for a in _list(_required(data, "applies_to", field), f"{field}.applies_to")
+        )
         unknown = applies - pricing.ids
         if unknown:
-            raise _fail(f"{field}.applies_to", f"unknown components {sorted(unknown)} (list them first)")
-        return Discount(ident, label, _program(data.get("program"), f"{field}.program"), percent, applies)
+            raise _fail(
+                f"{field}.applies_to", f"unknown components {sorted(unknown)} (list them first)"
+            )
+        return Discount(
+            ident, label, _program(data.get("program"), f"{field}.program"), percent, applies
+        )
     return MinimumCharge(
-        ident, label, _per(data, field), decimal(_required(data, "amount", field), f"{field}.amount", minimum=Decimal(0))
+        ident,
+        label,
+        _per(data, field),
+        decimal(_required(data, "amount", field), f"{field}.amount", minimum=Decimal(0)),
     )
 
 
@@ -585,7 +612,9 @@ def parse_pricing(document: Mapping[str, Any], field: str = "") -> Pricing:
     try:
         denominator = Denominator(split.get("denominator", "billing_days"))
     except ValueError:
-        raise _fail(f"{prefix}split.denominator", "is billing_days or previous_month_days") from None
+        raise _fail(
+            f"{prefix}split.denominator", "is billing_days or previous_month_days"
+        ) from None
     quantum = decimal(split.get("quantum_kwh", 1), f"{prefix}split.quantum_kwh")
     if quantum <= 0 or quantum != quantum.quantize(Decimal("0.001")):
         raise _fail(f"{prefix}split.quantum_kwh", "is a positive kWh step of at least 0.001")

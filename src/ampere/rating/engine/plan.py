@@ -103,19 +103,20 @@ def plan_period(
     for piece in pieces:
         if merged and _prices_alike(merged[-1], piece):
             last = merged.pop()
-            piece = Segment(
-                DatePeriod(last.period.start, piece.period.end),
-                last.version,
-                last.season,
-                last.taxes,
+            merged.append(
+                Segment(
+                    DatePeriod(last.period.start, piece.period.end),
+                    last.version,
+                    last.season,
+                    last.taxes,
+                )
             )
-        merged.append(piece)
+        else:
+            merged.append(piece)
     pricing = merged[-1].version.pricing
     policy = denominator or pricing.denominator
     width_denominator = (
-        period.days
-        if policy is Denominator.BILLING_DAYS
-        else previous_month_days(period.end)
+        period.days if policy is Denominator.BILLING_DAYS else previous_month_days(period.end)
     )
     return Plan(
         period=period,
@@ -155,9 +156,7 @@ def _pieces_of(version: TariffVersion, part: DatePeriod, taxes: TaxSchedule) -> 
         present = {r.code for r in rates}
         for code in taxes.codes():
             if code not in present:
-                raise NoTaxRate(
-                    f"no {code} rate on {piece.start.isoformat()}", field="period"
-                )
+                raise NoTaxRate(f"no {code} rate on {piece.start.isoformat()}", field="period")
         segments.append(Segment(piece, version, seasons.of(piece.start), rates))
     return segments
 

@@ -165,10 +165,7 @@ class _Lines:
 
     def add(
         self,
-        component: str,
-        code: str,
-        kind: str,
-        description: str,
+        head: tuple[str, str, str, str],  # component id, code, kind, description
         quantity: Decimal,
         unit: str,
         unit_price: Decimal,
@@ -176,6 +173,7 @@ class _Lines:
         *,
         prorated: bool = False,
     ) -> None:
+        component, code, kind, description = head
         with localcontext() as context:
             context.prec = 60
             if prorated and self.proration is not None:
@@ -217,7 +215,9 @@ def _kwh(wh: int) -> Decimal:
     return Decimal(wh) / 1000
 
 
-def _energy(lines: _Lines, charge: EnergyCharge, usage: SegmentUsage, context: RatingContext) -> None:
+def _energy(
+    lines: _Lines, charge: EnergyCharge, usage: SegmentUsage, context: RatingContext
+) -> None:
     language = lines.language
     if charge.schedule is None:
         per_period = [usage.total_wh]
@@ -242,10 +242,16 @@ def _energy(lines: _Lines, charge: EnergyCharge, usage: SegmentUsage, context: R
         for index, wh in enumerate(per_period):
             if wh:
                 lines.add(
-                    charge.id,
-                    f"{charge.id}.{index + 1}.short-lease" if names[index] else f"{charge.id}.short-lease",
-                    "energy",
-                    lines.describe(charge.label, names[index], text.short_lease_text(language, tier + 1)),
+                    (
+                        charge.id,
+                        f"{charge.id}.{index + 1}.short-lease"
+                        if names[index]
+                        else f"{charge.id}.short-lease",
+                        "energy",
+                        lines.describe(
+                            charge.label, names[index], text.short_lease_text(language, tier + 1)
+                        ),
+                    ),
                     _kwh(wh),
                     "kWh",
                     prices[index][tier],
@@ -260,10 +266,12 @@ def _energy(lines: _Lines, charge: EnergyCharge, usage: SegmentUsage, context: R
                 if part:
                     detail = text.tier_text(language, tier + 1) if tiers.count > 1 else ""
                     lines.add(
-                        charge.id,
-                        f"{charge.id}.p{index + 1}.t{tier + 1}",
-                        "energy",
-                        lines.describe(charge.label, names[index], detail),
+                        (
+                            charge.id,
+                            f"{charge.id}.p{index + 1}.t{tier + 1}",
+                            "energy",
+                            lines.describe(charge.label, names[index], detail),
+                        ),
                         _kwh(part),
                         "kWh",
                         prices[index][tier],
@@ -276,11 +284,14 @@ def _energy(lines: _Lines, charge: EnergyCharge, usage: SegmentUsage, context: R
         for tier, part in enumerate(fill_tiers(per_period[0], widths)):
             if part:
                 lines.add(
-                    charge.id,
-                    f"{charge.id}.t{tier + 1}",
-                    "energy",
-                    lines.describe(
-                        charge.label, text.tier_text(language, tier + 1) if tiers.count > 1 else ""
+                    (
+                        charge.id,
+                        f"{charge.id}.t{tier + 1}",
+                        "energy",
+                        lines.describe(
+                            charge.label,
+                            text.tier_text(language, tier + 1) if tiers.count > 1 else "",
+                        ),
                     ),
                     _kwh(part),
                     "kWh",
@@ -291,10 +302,12 @@ def _energy(lines: _Lines, charge: EnergyCharge, usage: SegmentUsage, context: R
     for index, wh in enumerate(per_period):
         if wh:
             lines.add(
-                charge.id,
-                f"{charge.id}.p{index + 1}",
-                "energy",
-                lines.describe(charge.label, names[index]),
+                (
+                    charge.id,
+                    f"{charge.id}.p{index + 1}",
+                    "energy",
+                    lines.describe(charge.label, names[index]),
+                ),
                 _kwh(wh),
                 "kWh",
                 prices[index][0],
@@ -304,10 +317,12 @@ def _energy(lines: _Lines, charge: EnergyCharge, usage: SegmentUsage, context: R
         adder = prices[0][tier] - prices[0][0]
         if tier and part and adder:
             lines.add(
-                charge.id,
-                f"{charge.id}.t{tier + 1}",
-                "energy",
-                lines.describe(charge.label, text.adder_text(language, tier + 1)),
+                (
+                    charge.id,
+                    f"{charge.id}.t{tier + 1}",
+                    "energy",
+                    lines.describe(charge.label, text.adder_text(language, tier + 1)),
+                ),
                 _kwh(part),
                 "kWh",
                 adder,
@@ -318,7 +333,9 @@ def _energy(lines: _Lines, charge: EnergyCharge, usage: SegmentUsage, context: R
 def demand_w(charge: DemandCharge, segment: Segment, usage: SegmentUsage) -> int | None:
     if charge.period is None:
         if usage.max_w is None:
-            raise InvalidInput("this tariff has a demand charge: give the maximum kW", field="max_kw")
+            raise InvalidInput(
+                "this tariff has a demand charge: give the maximum kW", field="max_kw"
+            )
         return usage.max_w
     assert charge.schedule is not None
     per_period = usage.demand.get(charge.schedule)
@@ -346,10 +363,12 @@ def _demand(lines: _Lines, charge: DemandCharge, usage: SegmentUsage) -> None:
         if part:
             detail = text.tier_text(lines.language, tier + 1) if len(widths) > 1 else ""
             lines.add(
-                charge.id,
-                f"{charge.id}.t{tier + 1}",
-                "demand",
-                lines.describe(charge.label, period_name, detail),
+                (
+                    charge.id,
+                    f"{charge.id}.t{tier + 1}",
+                    "demand",
+                    lines.describe(charge.label, period_name, detail),
+                ),
                 _kwh(part),
                 "kW",
                 charge.prices[tier],
@@ -362,13 +381,16 @@ def _fixed(lines: _Lines, charge: FixedCharge, context: RatingContext) -> None:
     price = charge.price_for(context.programs)
     if charge.per is Per.DAY:
         days = Decimal(lines.segment.days)
-        lines.add(charge.id, charge.id, "fixed", lines.describe(charge.label), days, "day", price, days * price)
+        lines.add(
+            (charge.id, charge.id, "fixed", lines.describe(charge.label)),
+            days,
+            "day",
+            price,
+            days * price,
+        )
     else:
         lines.add(
-            charge.id,
-            charge.id,
-            "fixed",
-            lines.describe(charge.label),
+            (charge.id, charge.id, "fixed", lines.describe(charge.label)),
             Decimal(1),
             "month",
             price,
@@ -385,8 +407,11 @@ def _baseline_credit(
     wh = min(usage.total_wh, baseline_wh(baseline, lines.segment, context))
     if wh:
         lines.add(
-            credit.id, credit.id, "credit", lines.describe(credit.label), _kwh(wh), "kWh",
-            -credit.price, -_kwh(wh) * credit.price,
+            (credit.id, credit.id, "credit", lines.describe(credit.label)),
+            _kwh(wh),
+            "kWh",
+            -credit.price,
+            -_kwh(wh) * credit.price,
         )
 
 
@@ -401,8 +426,11 @@ def _event_credit(lines: _Lines, credit: EventCredit, context: RatingContext) ->
     ton_days = Decimal(tons_milli(context) * days) / 1000
     if ton_days:
         lines.add(
-            credit.id, credit.id, "credit", lines.describe(credit.label), ton_days, "ton-day",
-            -credit.price_per_ton_day, -ton_days * credit.price_per_ton_day,
+            (credit.id, credit.id, "credit", lines.describe(credit.label)),
+            ton_days,
+            "ton-day",
+            -credit.price_per_ton_day,
+            -ton_days * credit.price_per_ton_day,
         )
 
 
@@ -413,8 +441,11 @@ def _discount(lines: _Lines, discount: Discount, context: RatingContext) -> None
     if base:
         rate = -discount.percent / 100
         lines.add(
-            discount.id, discount.id, "discount", lines.describe(discount.label), base,
-            lines.plan.currency, rate, base * rate,
+            (discount.id, discount.id, "discount", lines.describe(discount.label)),
+            base,
+            lines.plan.currency,
+            rate,
+            base * rate,
         )
 
 
@@ -430,9 +461,16 @@ def _minimum(lines: _Lines, minimum: MinimumCharge) -> None:
         short = (minimum.amount * days - charged * over) / over
     if short > 0:
         lines.add(
-            minimum.id, minimum.id, "minimum",
-            lines.describe(minimum.label, text.MINIMUM_TOP_UP.get(lines.language)),
-            Decimal(1), "bill", short, short,
+            (
+                minimum.id,
+                minimum.id,
+                "minimum",
+                lines.describe(minimum.label, text.MINIMUM_TOP_UP.get(lines.language)),
+            ),
+            Decimal(1),
+            "bill",
+            short,
+            short,
         )
 
 
@@ -510,9 +548,7 @@ def assemble(
 # --- register reads ----------------------------------------------------------------------------
 
 
-def register_shares(
-    plan: Plan, usage: RegisterUsage
-) -> tuple[list[int], dict[str, list[int]]]:
+def register_shares(plan: Plan, usage: RegisterUsage) -> tuple[list[int], dict[str, list[int]]]:
     """Each segment's Wh of the total and of each named TOU register (pro-rata by days)."""
     registers: dict[str, int] = {}
     for name, kwh in usage.tou_kwh:
@@ -606,7 +642,8 @@ def interval_usage(
     totals = [0] * len(plan.segments)
     maxima: list[int | None] = [None] * len(plan.segments)
     energy = [
-        {s.name: [0] * len(s.periods) for s in seg.version.pricing.schedules} for seg in plan.segments
+        {s.name: [0] * len(s.periods) for s in seg.version.pricing.schedules}
+        for seg in plan.segments
     ]
     demand: list[dict[str, list[int | None]]] = [
         {s.name: [None] * len(s.periods) for s in seg.version.pricing.schedules}
@@ -642,7 +679,10 @@ def interval_usage(
             totals[i],
             {name: tuple(values) for name, values in energy[i].items()},
             maxima[i] if maxima[i] is not None else 0,
-            {name: tuple(v if v is not None else 0 for v in values) for name, values in demand[i].items()},
+            {
+                name: tuple(v if v is not None else 0 for v in values)
+                for name, values in demand[i].items()
+            },
         )
         for i in range(len(plan.segments))
     ]

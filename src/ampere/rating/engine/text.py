@@ -40,9 +40,13 @@ def describe(
         text += " — " + ", ".join(parts)
     if segment is not None and segment.end is not None:
         last = segment.inclusive_end()
-        text += " (" + SEGMENT.get(language).format(
-            start=_date_text(segment.start, language), end=_date_text(last, language)
-        ) + ")"
+        text += (
+            " ("
+            + SEGMENT.get(language).format(
+                start=_date_text(segment.start, language), end=_date_text(last, language)
+            )
+            + ")"
+        )
     return text
 
 

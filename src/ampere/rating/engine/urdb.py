@@ -80,19 +80,22 @@ def _matrix(record: Mapping[str, Any], key: str, periods: int) -> list[list[int]
     rows: list[list[int]] = []
     for month, row in enumerate(value):
         if not isinstance(row, list) or len(row) != 24:
-            raise _fail(f"{key}[{month}]", f"has {len(row) if isinstance(row, list) else 0} hours, not 24")
-        for hour, period in enumerate(row):
-            if isinstance(period, float) and period.is_integer():
-                period = int(period)
+            raise _fail(
+                f"{key}[{month}]", f"has {len(row) if isinstance(row, list) else 0} hours, not 24"
+            )
+        for hour, value in enumerate(row):
+            period = int(value) if isinstance(value, float) and value.is_integer() else value
             if not isinstance(period, int) or isinstance(period, bool):
                 raise _fail(f"{key}[{month}][{hour}]", "is not a period number")
             if not 0 <= period < periods:
                 raise _fail(f"{key}[{month}][{hour}]", f"names period {period}, which has no rates")
-        rows.append([int(p) for p in row])
+        rows.append([int(p) for p in row])  # floats that are whole numbers were checked
     return rows
 
 
-def _rows(weekday: Sequence[Sequence[int]], weekend: Sequence[Sequence[int]]) -> list[dict[str, Any]]:
+def _rows(
+    weekday: Sequence[Sequence[int]], weekend: Sequence[Sequence[int]]
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for month in range(12):
         for day, matrix in (("weekday", weekday), ("weekend", weekend)):
@@ -123,7 +126,9 @@ def _tiers(structure: Any, key: str, demand: bool = False) -> list[list[dict[str
                 raise _fail(there, "is a tier {rate, max, unit, adj}")
             if tier.get("rate") is None:
                 raise _fail(f"{there}.rate", "price is missing")
-            price = decimal(tier["rate"], f"{there}.rate") + decimal(tier.get("adj", 0), f"{there}.adj")
+            price = decimal(tier["rate"], f"{there}.rate") + decimal(
+                tier.get("adj", 0), f"{there}.adj"
+            )
             bound_raw = tier.get("max")
             width: Decimal | None = None
             if bound_raw is not None and t_index < len(tiers) - 1:
@@ -161,13 +166,19 @@ def _price_list(tiers: Sequence[Mapping[str, Any]]) -> list[str]:
     return prices
 
 
-def to_document(
-    record: Mapping[str, Any], *, time_zone: str
-) -> tuple[dict[str, Any], list[str]]:
+def to_document(record: Mapping[str, Any], *, time_zone: str) -> tuple[dict[str, Any], list[str]]:
     """A URDB rate → (version document without dates, warnings). Raises TariffDataError."""
     rate = unwrap(record)
-    warnings = [f"{key}: {why}" for key, why in IGNORED.items() if rate.get(key) not in (None, 0, [], "", False)]
-    if any(any(t.get("sell") for t in p if isinstance(t, Mapping)) for p in rate.get("energyratestructure") or [] if isinstance(p, list)):
+    warnings = [
+        f"{key}: {why}"
+        for key, why in IGNORED.items()
+        if rate.get(key) not in (None, 0, [], "", False)
+    ]
+    if any(
+        any(t.get("sell") for t in p if isinstance(t, Mapping))
+        for p in rate.get("energyratestructure") or []
+        if isinstance(p, list)
+    ):
         warnings.append("energyratestructure.sell: sell rates (exports) are not rated here")
     document: dict[str, Any] = {"currency": "USD", "time_zone": time_zone}
     if rate.get("label") or rate.get("uri"):
@@ -192,11 +203,16 @@ def to_document(
         bounds = {tuple(t["width"] for t in p) for p in periods}
         shared = len(bounds) == 1
         additive = shared and all(
-            len({p[t]["price"] - p[0]["price"] for p in periods}) == 1 for t in range(len(periods[0]))
+            len({p[t]["price"] - p[0]["price"] for p in periods}) == 1
+            for t in range(len(periods[0]))
         )
         energy: dict[str, Any] = {"id": "energy", "kind": "energy"}
         if len(periods) > 1 or len(used) > 1:
-            schedules["energy"] = {"periods": names, "weekend_days": [6, 7], "rows": _rows(weekday, weekend)}
+            schedules["energy"] = {
+                "periods": names,
+                "weekend_days": [6, 7],
+                "rows": _rows(weekday, weekend),
+            }
             energy["schedule"] = "energy"
             if shared and additive:
                 energy["basis"] = "total"
@@ -204,7 +220,10 @@ def to_document(
                 energy["prices"] = {n: _price_list(p) for n, p in zip(names, periods, strict=True)}
             else:
                 energy["basis"] = "period"
-                energy["tiers"] = {n: {"unit": unit, "widths": _widths(p)} for n, p in zip(names, periods, strict=True)}
+                energy["tiers"] = {
+                    n: {"unit": unit, "widths": _widths(p)}
+                    for n, p in zip(names, periods, strict=True)
+                }
                 energy["prices"] = {n: _price_list(p) for n, p in zip(names, periods, strict=True)}
                 if shared:
                     warnings.append(
@@ -223,7 +242,9 @@ def to_document(
         fixed = rate["fixedchargefirstmeter"]
         units = str(rate.get("fixedchargeunits", "$/month")).strip().lower()
         if units not in {"$/month", "$/day"}:
-            raise _fail("fixedchargeunits", f"{rate.get('fixedchargeunits')!r} is not $/month or $/day")
+            raise _fail(
+                "fixedchargeunits", f"{rate.get('fixedchargeunits')!r} is not $/month or $/day"
+            )
         per = "day" if units == "$/day" else "month"
     else:
         per = "month"
@@ -256,7 +277,9 @@ def to_document(
         for month, value in enumerate(months_raw):
             number = decimal(value, f"flatdemandmonths[{month}]")
             if number != number.to_integral_value() or not 0 <= number < len(flat_periods):
-                raise _fail(f"flatdemandmonths[{month}]", f"names period {value}, which has no rates")
+                raise _fail(
+                    f"flatdemandmonths[{month}]", f"names period {value}, which has no rates"
+                )
             flat_months.append(int(number))
             month_keys[month].append(int(number))
 
@@ -292,7 +315,9 @@ def to_document(
         }
         if len(seasons) > 1:
             demand_component["seasons"] = [
-                season_names[key] for key, months in seasons.items() if flat_months[months[0] - 1] == index
+                season_names[key]
+                for key, months in seasons.items()
+                if flat_months[months[0] - 1] == index
             ]
         components.append(demand_component)
 
@@ -304,7 +329,14 @@ def to_document(
         else:
             warnings.append(f"mincharge: {rate.get('minchargeunits')!r} minimum is not applied")
     if minimum is not None and decimal(minimum, "minmonthlycharge") > 0:
-        components.append({"id": "minimum", "kind": "minimum", "per": "month", "amount": str(decimal(minimum, "minmonthlycharge"))})
+        components.append(
+            {
+                "id": "minimum",
+                "kind": "minimum",
+                "per": "month",
+                "amount": str(decimal(minimum, "minmonthlycharge")),
+            }
+        )
     if not components:
         raise _fail("energyratestructure", "the rate has no energy, fixed or demand charge")
     if schedules:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,7 @@ def schedule(draw: Any, seasons: list[str]) -> dict[str, Any]:
             cuts = sorted(set(draw(st.lists(st.integers(1, 95), min_size=1, max_size=4))))
             bounds = [0, *cuts, 96]
             hours = {}
-            for lo, hi in zip(bounds, bounds[1:], strict=False):
+            for lo, hi in itertools.pairwise(bounds):
                 start = f"{lo // 4:02d}:{lo % 4 * 15:02d}"
                 end = f"{hi // 4:02d}:{hi % 4 * 15:02d}"
                 hours[f"{start}-{end}"] = draw(st.sampled_from(periods))
@@ -63,7 +64,10 @@ def pricing(draw: Any, currency: str, time_zone: str) -> dict[str, Any]:
             "medical_kwh_per_day": "16.5",
             "regions": {
                 r: {
-                    s: [str(Decimal(draw(st.integers(50, 300))) / 10), str(Decimal(draw(st.integers(50, 300))) / 10)]
+                    s: [
+                        str(Decimal(draw(st.integers(50, 300))) / 10),
+                        str(Decimal(draw(st.integers(50, 300))) / 10),
+                    ]
                     for s in season_names
                 }
                 for r in REGIONS
@@ -102,8 +106,10 @@ def pricing(draw: Any, currency: str, time_zone: str) -> dict[str, Any]:
                 for p, base in ((p, prices(draw, currency)) for p in periods)
             }
         else:
-            energy["tiers"] = {p: tiers for p in periods}
-            energy["prices"] = {p: [prices(draw, currency) for _ in range(n_tiers)] for p in periods}
+            energy["tiers"] = dict.fromkeys(periods, tiers)
+            energy["prices"] = {
+                p: [prices(draw, currency) for _ in range(n_tiers)] for p in periods
+            }
         if draw(st.booleans()):
             energy["untimed_period"] = periods[-1]
     else:
@@ -135,22 +141,37 @@ def pricing(draw: Any, currency: str, time_zone: str) -> dict[str, Any]:
             demand["seasons"] = ["summer"]
         components.append(demand)
     if has_baseline and draw(st.booleans()):
-        components.append({"id": "credit", "kind": "baseline_credit", "price": prices(draw, currency)})
-    if draw(st.booleans()):
         components.append(
-            {"id": "sdp", "kind": "event_credit", "program": "sdp", "months": [6, 7, 8, 9],
-             "price_per_ton_day": prices(draw, currency)}
+            {"id": "credit", "kind": "baseline_credit", "price": prices(draw, currency)}
         )
     if draw(st.booleans()):
         components.append(
-            {"id": "care", "kind": "discount", "program": "care",
-             "percent": str(Decimal(draw(st.integers(0, 10000))) / 100),
-             "applies_to": draw(st.sampled_from([["energy"], [c["id"] for c in components]]))}
+            {
+                "id": "sdp",
+                "kind": "event_credit",
+                "program": "sdp",
+                "months": [6, 7, 8, 9],
+                "price_per_ton_day": prices(draw, currency),
+            }
         )
     if draw(st.booleans()):
         components.append(
-            {"id": "minimum", "kind": "minimum", "per": draw(st.sampled_from(["day", "month"])),
-             "amount": prices(draw, currency)}
+            {
+                "id": "care",
+                "kind": "discount",
+                "program": "care",
+                "percent": str(Decimal(draw(st.integers(0, 10000))) / 100),
+                "applies_to": draw(st.sampled_from([["energy"], [c["id"] for c in components]])),
+            }
+        )
+    if draw(st.booleans()):
+        components.append(
+            {
+                "id": "minimum",
+                "kind": "minimum",
+                "per": draw(st.sampled_from(["day", "month"])),
+                "amount": prices(draw, currency),
+            }
         )
     doc["components"] = components
     return doc
@@ -168,7 +189,9 @@ def tariff(draw: Any) -> dict[str, Any]:
         length = draw(st.integers(5, 60))
         end = start + timedelta(days=length) if index < count - 1 else None
         body = base if (index == 0 or draw(st.booleans())) else draw(pricing(currency, time_zone))
-        versions.append({**body, "from": start.isoformat(), "to": None if end is None else end.isoformat()})
+        versions.append(
+            {**body, "from": start.isoformat(), "to": None if end is None else end.isoformat()}
+        )
         if end is not None:
             start = end
     return {"tariff": "T", "versions": versions}
@@ -186,7 +209,11 @@ def taxes(draw: Any, first: date) -> dict[str, Any]:
                 "code": "vat",
                 "rates": [
                     {"from": "2000-01-01", "to": change.isoformat(), "rate": "0.1"},
-                    {"from": change.isoformat(), "to": None, "rate": draw(st.sampled_from(["0.08", "0.1", "0.0725"]))},
+                    {
+                        "from": change.isoformat(),
+                        "to": None,
+                        "rate": draw(st.sampled_from(["0.08", "0.1", "0.0725"])),
+                    },
                 ],
             }
         ],

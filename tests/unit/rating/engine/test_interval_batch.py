@@ -23,13 +23,20 @@ def case(draw):
     currency = draw(st.sampled_from(["VND", "USD"]))
     time_zone = draw(st.sampled_from(["Asia/Ho_Chi_Minh", "America/Los_Angeles"]))
     body = draw(pricing(currency, time_zone))
-    _, versions = parse_tariff({"tariff": "T", "versions": [{**body, "from": "2026-01-01", "to": None}]})
+    _, versions = parse_tariff(
+        {"tariff": "T", "versions": [{**body, "from": "2026-01-01", "to": None}]}
+    )
     tax_schedule = parse_taxes(draw(taxes(date(2026, 1, 1))))
     # Around the DST changes of Los Angeles, the summer/winter change and plain days.
-    first = draw(st.sampled_from([date(2026, 3, 6), date(2026, 5, 28), date(2026, 10, 30), date(2026, 7, 1)]))
+    first = draw(
+        st.sampled_from([date(2026, 3, 6), date(2026, 5, 28), date(2026, 10, 30), date(2026, 7, 1)])
+    )
     days = draw(st.integers(1, 6))
     cut = draw(st.integers(0, days))
-    periods = [DatePeriod(first, first + timedelta(days=cut)), DatePeriod(first + timedelta(days=cut), first + timedelta(days=days))]
+    periods = [
+        DatePeriod(first, first + timedelta(days=cut)),
+        DatePeriod(first + timedelta(days=cut), first + timedelta(days=days)),
+    ]
     periods = [p for p in periods if p.days > 0]
     minutes = draw(st.sampled_from([15, 60]))
     from ampere.core.localtime import local_midnight, zone
@@ -59,7 +66,10 @@ def test_interval_batch_equals_reference(example):
         household_norm=np.array([int(v["household_norm"] * 100) for v in values], np.int64),
         region=np.array([v["baseline_region"] for v in values]),
         all_electric=np.array([v["all_electric"] for v in values]),
-        programs={p: np.array([p in v["programs"] for v in values]) for p in ("care", "fera", "medical_baseline", "sdp")},
+        programs={
+            p: np.array([p in v["programs"] for v in values])
+            for p in ("care", "fera", "medical_baseline", "sdp")
+        },
         sdp_tons_milli=np.array([int(v["sdp_tons"] * 1000) for v in values], np.int64),
     )
     expected = []
@@ -68,7 +78,11 @@ def test_interval_batch_equals_reference(example):
             inside = [
                 (at, Decimal(int(wh[i, account])) / 1000)
                 for i, at in enumerate(starts)
-                if period.contains(at.astimezone(__import__("zoneinfo").ZoneInfo(versions[0].pricing.time_zone)).date())
+                if period.contains(
+                    at.astimezone(
+                        __import__("zoneinfo").ZoneInfo(versions[0].pricing.time_zone)
+                    ).date()
+                )
             ]
             try:
                 expected.append(
@@ -77,9 +91,18 @@ def test_interval_batch_equals_reference(example):
                         taxes=tax_schedule,
                         period=period,
                         usage=IntervalUsage(
-                            starts=tuple(a for a, _ in inside), kwh=tuple(k for _, k in inside), minutes=minutes
+                            starts=tuple(a for a, _ in inside),
+                            kwh=tuple(k for _, k in inside),
+                            minutes=minutes,
                         ),
-                        context=RatingContext(short_lease_undeclared=False, **{k: v for k, v in values[account].items() if k != "short_lease_undeclared"}),
+                        context=RatingContext(
+                            short_lease_undeclared=False,
+                            **{
+                                k: v
+                                for k, v in values[account].items()
+                                if k != "short_lease_undeclared"
+                            },
+                        ),
                         holidays=holidays,
                         language="es",
                     )
@@ -113,8 +136,18 @@ def test_interval_batch_equals_reference(example):
 
 def test_interval_batch_refuses_negative_kwh_naming_the_account():
     _, versions = parse_tariff(
-        {"tariff": "T", "versions": [{"from": "2026-01-01", "to": None, "currency": "USD", "time_zone": "UTC",
-                                      "components": [{"id": "e", "kind": "energy", "prices": ["0.1"]}]}]}
+        {
+            "tariff": "T",
+            "versions": [
+                {
+                    "from": "2026-01-01",
+                    "to": None,
+                    "currency": "USD",
+                    "time_zone": "UTC",
+                    "components": [{"id": "e", "kind": "energy", "prices": ["0.1"]}],
+                }
+            ],
+        }
     )
     wh = np.array([[1, -1], [2, 3]], np.int64)
     try:
@@ -123,10 +156,15 @@ def test_interval_batch_refuses_negative_kwh_naming_the_account():
             taxes=parse_taxes({"owner": "x", "taxes": []}),
             periods=[DatePeriod(date(2026, 1, 1), date(2026, 1, 2))],
             accounts=IntervalBatch(
-                starts=np.array([datetime(2026, 1, 1, 0), datetime(2026, 1, 1, 1)], "datetime64[s]"),
+                starts=np.array(
+                    [datetime(2026, 1, 1, 0), datetime(2026, 1, 1, 1)], "datetime64[s]"
+                ),
                 kwh_wh=wh,
                 minutes=60,
-                context=RegisterBatch(period_start=np.zeros(2, "datetime64[D]"), period_end=np.zeros(2, "datetime64[D]")),
+                context=RegisterBatch(
+                    period_start=np.zeros(2, "datetime64[D]"),
+                    period_end=np.zeros(2, "datetime64[D]"),
+                ),
             ),
         )
     except InvalidInput as error:

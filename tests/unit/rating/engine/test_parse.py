@@ -21,14 +21,31 @@ GOOD = {
                     "periods": ["peak", "offpeak"],
                     "weekend_days": [7],
                     "rows": [
-                        {"days": ["weekday"], "hours": {"00:00-17:00": "offpeak", "17:00-20:00": "peak", "20:00-24:00": "offpeak"}},
+                        {
+                            "days": ["weekday"],
+                            "hours": {
+                                "00:00-17:00": "offpeak",
+                                "17:00-20:00": "peak",
+                                "20:00-24:00": "offpeak",
+                            },
+                        },
                         {"days": ["weekend"], "hours": {"00:00-24:00": "offpeak"}},
                     ],
                 }
             },
             "components": [
-                {"id": "energy", "kind": "energy", "schedule": "energy", "prices": {"peak": 3000, "offpeak": 1500}},
-                {"id": "blocks", "kind": "energy", "tiers": {"widths": [50, 50, None]}, "prices": [1, 2, 3]},
+                {
+                    "id": "energy",
+                    "kind": "energy",
+                    "schedule": "energy",
+                    "prices": {"peak": 3000, "offpeak": 1500},
+                },
+                {
+                    "id": "blocks",
+                    "kind": "energy",
+                    "tiers": {"widths": [50, 50, None]},
+                    "prices": [1, 2, 3],
+                },
             ],
         },
         {
@@ -71,7 +88,9 @@ def schedule_rows(document):
         (lambda d: first_version(d).update({"to": "2025-07-01"}), "versions[1].from", "overlaps"),
         (lambda d: first_version(d).update({"to": "2025-05-01"}), "versions[1].from", "gap"),
         (
-            lambda d: schedule_rows(d)[0].update({"hours": {"00:00-17:00": "offpeak", "17:00-20:00": "peak"}}),
+            lambda d: schedule_rows(d)[0].update(
+                {"hours": {"00:00-17:00": "offpeak", "17:00-20:00": "peak"}}
+            ),
             "versions[0].schedules.energy.rows[0].hours",
             "no period at 20:00",
         ),

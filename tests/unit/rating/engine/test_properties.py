@@ -16,7 +16,7 @@ from ampere.rating.engine.batch import RegisterBatch, rate_register_batch
 from ampere.rating.engine.model import RatingContext, RegisterUsage
 from ampere.rating.engine.parse import parse_tariff, parse_taxes
 from ampere.rating.engine.reference import rate_register
-from tests.unit.rating.engine.tariff_strategies import context_values, taxes, tariff
+from tests.unit.rating.engine.tariff_strategies import context_values, tariff, taxes
 
 
 @st.composite
@@ -36,11 +36,20 @@ def case(draw):
         if last_end is not None and end > last_end:
             end = last_end
             start = min(start, end - timedelta(days=1))
-        kwh = {p: Decimal(draw(st.integers(0, 1_500_000))) / 1000 for p in periods} if use_tou else None
-        total = sum(kwh.values(), Decimal(0)) if kwh else Decimal(draw(st.integers(0, 2_000_000))) / 1000
+        kwh = (
+            {p: Decimal(draw(st.integers(0, 1_500_000))) / 1000 for p in periods}
+            if use_tou
+            else None
+        )
+        total = (
+            sum(kwh.values(), Decimal(0))
+            if kwh
+            else Decimal(draw(st.integers(0, 2_000_000))) / 1000
+        )
         values = draw(context_values())
         events = frozenset(
-            date(2025, 6, 1) + timedelta(days=d) for d in draw(st.sets(st.integers(0, 400), max_size=5))
+            date(2025, 6, 1) + timedelta(days=d)
+            for d in draw(st.sets(st.integers(0, 400), max_size=5))
         )
         accounts.append(
             {
@@ -49,7 +58,9 @@ def case(draw):
                     kwh=None if kwh else total,
                     tou_kwh=tuple(kwh.items()) if kwh else (),
                     max_kw=Decimal(draw(st.integers(0, 80_000))) / 1000,
-                    max_kw_by_period=(("peak", Decimal(draw(st.integers(0, 80_000))) / 1000),) if periods else (),
+                    max_kw_by_period=(("peak", Decimal(draw(st.integers(0, 80_000))) / 1000),)
+                    if periods
+                    else (),
                 ),
                 "context": RatingContext(sdp_event_dates=events, **values),
                 "total": total,
@@ -83,7 +94,9 @@ def _batch(accounts, use_tou, periods, events):
         if use_tou
         else {},
         max_w=col(lambda a: int(a["usage"].max_kw * 1000)),
-        max_w_by_period={"peak": col(lambda a: int(dict(a["usage"].max_kw_by_period)["peak"] * 1000))}
+        max_w_by_period={
+            "peak": col(lambda a: int(dict(a["usage"].max_kw_by_period)["peak"] * 1000))
+        }
         if periods
         else {},
         household_norm=col(lambda a: int(a["context"].household_norm * 100)),
@@ -121,13 +134,19 @@ def test_batch_engine_equals_reference_engine(example):
         event(f"refused: {next(e for e in expected if isinstance(e, InvalidInput)).field}")
         with pytest.raises(InvalidInput):
             result = rate_register_batch(
-                versions=versions, taxes=tax_schedule, accounts=_batch(accounts, use_tou, periods, events), language="en"
+                versions=versions,
+                taxes=tax_schedule,
+                accounts=_batch(accounts, use_tou, periods, events),
+                language="en",
             )
             for row in range(len(accounts)):
                 result.bill(row)
         return
     result = rate_register_batch(
-        versions=versions, taxes=tax_schedule, accounts=_batch(accounts, use_tou, periods, events), language="en"
+        versions=versions,
+        taxes=tax_schedule,
+        accounts=_batch(accounts, use_tou, periods, events),
+        language="en",
     )
     assert result.rejected == {}
     event(f"priced, split={any(len(b.segments) > 1 for b in expected)}")
@@ -143,15 +162,20 @@ def test_bill_total_is_the_sum_of_its_lines(example):
     for account in accounts:
         try:
             bill = rate_register(
-                versions=versions, taxes=tax_schedule, period=account["period"],
-                usage=account["usage"], context=account["context"],
+                versions=versions,
+                taxes=tax_schedule,
+                period=account["period"],
+                usage=account["usage"],
+                context=account["context"],
             )
         except InvalidInput:
             continue
         assert bill.subtotal == sum((line.rounded for line in bill.lines), Decimal(0))
         assert bill.total == bill.subtotal + sum((t.rounded for t in bill.taxes), Decimal(0))
         for line in (*bill.lines, *bill.taxes):
-            assert line.rounded == line.amount.quantize(Decimal(1).scaleb(-2 if bill.currency == "USD" else 0), rounding="ROUND_HALF_UP")
+            assert line.rounded == line.amount.quantize(
+                Decimal(1).scaleb(-2 if bill.currency == "USD" else 0), rounding="ROUND_HALF_UP"
+            )
 
 
 @given(case(), st.integers(1, 200), st.sampled_from(["same", "renamed"]))
@@ -167,13 +191,22 @@ def test_a_split_where_nothing_changes_gives_the_same_bill(example, cut, how):
         "tariff": "T",
         "versions": [
             {**first, "to": middle.isoformat(), "instrument": "before"},
-            {**first, "from": middle.isoformat(), "instrument": "after" if how == "renamed" else ""},
+            {
+                **first,
+                "from": middle.isoformat(),
+                "instrument": "after" if how == "renamed" else "",
+            },
             *document["versions"][1:],
         ],
     }
     _, split_versions = parse_tariff(split)
     for account in accounts:
-        arguments = dict(taxes=tax_schedule, period=account["period"], usage=account["usage"], context=account["context"])
+        arguments = {
+            "taxes": tax_schedule,
+            "period": account["period"],
+            "usage": account["usage"],
+            "context": account["context"],
+        }
         try:
             whole = rate_register(versions=versions, **arguments)
         except InvalidInput:

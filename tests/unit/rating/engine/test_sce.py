@@ -42,10 +42,14 @@ def test_schedule_d_baseline_tiers_and_the_base_services_charge():
 
 
 def test_medical_baseline_adds_16_5_kwh_a_day():
-    bill = schedule_d(date(2026, 6, 1), date(2026, 7, 1), 1200, programs=frozenset({"medical_baseline"}))
+    bill = schedule_d(
+        date(2026, 6, 1), date(2026, 7, 1), 1200, programs=frozenset({"medical_baseline"})
+    )
     # (16.9 + 16.5) × 30 = 1002 kWh in tier 1
-    assert [(l.quantity, l.rounded) for l in bill.lines] == [
-        (Decimal(1002), Decimal("300.60")), (Decimal(198), Decimal("79.20")), (Decimal(30), Decimal("23.80"))
+    assert [(line.quantity, line.rounded) for line in bill.lines] == [
+        (Decimal(1002), Decimal("300.60")),
+        (Decimal(198), Decimal("79.20")),
+        (Decimal(30), Decimal("23.80")),
     ]
     assert bill.total == Decimal("403.60")
 
@@ -59,7 +63,7 @@ def test_a_period_across_seasons_takes_each_days_allowance():
     # 15 Sep → 15 Oct 2026: 16 summer days (16.9/day), 14 winter days (12.0/day); 600 kWh
     # pro-rated by days: 320 in summer, 280 in winter.
     bill = schedule_d(date(2026, 9, 15), date(2026, 10, 15), 600)
-    assert [(l.code, l.quantity, l.rounded) for l in bill.lines] == [
+    assert [(line.code, line.quantity, line.rounded) for line in bill.lines] == [
         ("2026-09-15/energy.t1", Decimal("270.4"), Decimal("81.12")),
         ("2026-09-15/energy.t2", Decimal("49.6"), Decimal("19.84")),
         ("2026-09-15/base-services", 16, Decimal("12.69")),
@@ -83,14 +87,19 @@ def test_care_takes_30_percent_off_energy_and_pays_the_care_base_services_charge
 
 def test_fera_takes_18_percent_off_energy():
     bill = schedule_d(date(2026, 6, 1), date(2026, 7, 1), 700, programs=frozenset({"fera"}))
-    assert [l.rounded for l in bill.lines] == [
-        Decimal("152.10"), Decimal("77.20"), Decimal("11.91"), Decimal("-41.27")
+    assert [line.rounded for line in bill.lines] == [
+        Decimal("152.10"),
+        Decimal("77.20"),
+        Decimal("11.91"),
+        Decimal("-41.27"),
     ]
 
 
 def hourly(day: date, kwh=Decimal(1)):
     start = datetime(day.year, day.month, day.day, tzinfo=LOS_ANGELES).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), LOS_ANGELES).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), LOS_ANGELES).astimezone(
+        UTC
+    )
     starts = []
     at = start
     while at < end:
@@ -114,7 +123,7 @@ def tou(day: date, holidays=frozenset(), code="SCE-TOU-D-4-9PM"):
 def test_tou_on_the_day_daylight_saving_ends_prices_25_hours_by_local_time():
     bill = tou(date(2026, 11, 1))  # a Sunday of 25 hours: 1 am comes twice
     assert len(hourly(date(2026, 11, 1)).starts) == 25
-    assert [(l.description, l.quantity, l.rounded) for l in bill.lines] == [
+    assert [(line.description, line.quantity, line.rounded) for line in bill.lines] == [
         ("Energy — Winter mid-peak (4–9 pm)", 5, Decimal("2.55")),
         ("Energy — Winter super off-peak (8 am–4 pm)", 8, Decimal("2.64")),
         ("Energy — Winter off-peak (9 pm–8 am)", 12, Decimal("4.44")),
@@ -126,8 +135,10 @@ def test_tou_on_the_day_daylight_saving_ends_prices_25_hours_by_local_time():
 
 def test_tou_on_the_day_daylight_saving_starts_prices_23_hours():
     bill = tou(date(2027, 3, 14))  # 2 am does not exist
-    assert [(l.code, l.quantity) for l in bill.lines[:3]] == [
-        ("energy.p4", 5), ("energy.p5", 8), ("energy.p6", 10)
+    assert [(line.code, line.quantity) for line in bill.lines[:3]] == [
+        ("energy.p4", 5),
+        ("energy.p5", 8),
+        ("energy.p6", 10),
     ]
 
 
@@ -135,11 +146,11 @@ def test_a_holiday_is_priced_as_a_weekend_day():
     labor_day = date(2026, 9, 7)  # a Monday
     ordinary = tou(labor_day)
     holiday = tou(labor_day, holidays=frozenset({labor_day}))
-    assert [(l.description, l.quantity, l.rounded) for l in ordinary.lines[:2]] == [
+    assert [(line.description, line.quantity, line.rounded) for line in ordinary.lines[:2]] == [
         ("Energy — Summer on-peak (weekdays 4–9 pm)", 5, Decimal("2.90")),
         ("Energy — Summer off-peak", 19, Decimal("6.46")),
     ]
-    assert [(l.description, l.quantity, l.rounded) for l in holiday.lines[:2]] == [
+    assert [(line.description, line.quantity, line.rounded) for line in holiday.lines[:2]] == [
         ("Energy — Summer mid-peak (weekends and holidays 4–9 pm)", 5, Decimal("2.30")),
         ("Energy — Summer off-peak", 19, Decimal("6.46")),
     ]
@@ -153,15 +164,18 @@ def test_tou_5_8pm_register_reads_with_the_baseline_credit():
         period=DatePeriod(date(2026, 7, 1), date(2026, 7, 31)),
         usage=RegisterUsage(
             tou_kwh=(
-                ("summer-on-peak", Decimal(60)), ("summer-mid-peak", Decimal(20)),
-                ("summer-off-peak", Decimal(420)), ("winter-mid-peak", Decimal(0)),
-                ("winter-super-off-peak", Decimal(0)), ("winter-off-peak", Decimal(0)),
+                ("summer-on-peak", Decimal(60)),
+                ("summer-mid-peak", Decimal(20)),
+                ("summer-off-peak", Decimal(420)),
+                ("winter-mid-peak", Decimal(0)),
+                ("winter-super-off-peak", Decimal(0)),
+                ("winter-off-peak", Decimal(0)),
             )
         ),
         context=RatingContext(baseline_region="9"),
         language="en",
     )
-    assert [(l.code, l.quantity, l.rounded) for l in bill.lines] == [
+    assert [(line.code, line.quantity, line.rounded) for line in bill.lines] == [
         ("energy.p1", 60, Decimal("44.40")),
         ("energy.p2", 20, Decimal("10.80")),
         ("energy.p3", 420, Decimal("142.80")),

@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 
 from ampere.core.periods import DatePeriod
-from ampere.rating.engine.model import DemandCharge, EnergyCharge, FixedCharge, MinimumCharge
-from ampere.rating.engine.model import RatingContext, RegisterUsage
+from ampere.rating.engine.model import (
+    DemandCharge,
+    EnergyCharge,
+    FixedCharge,
+    MinimumCharge,
+    RatingContext,
+    RegisterUsage,
+)
 from ampere.rating.engine.parse import TariffDataError, parse_taxes, parse_version
 from ampere.rating.engine.reference import rate_register
 from ampere.rating.engine.urdb import to_document, unwrap
@@ -23,7 +29,9 @@ RECORDS = sorted(URDB.glob("*.json"))
 
 def version_of(record):
     document, warnings = to_document(record, time_zone="America/Los_Angeles")
-    return parse_version({**document, "from": "2020-01-01", "to": None}, tariff_code="URDB"), warnings
+    return parse_version(
+        {**document, "from": "2020-01-01", "to": None}, tariff_code="URDB"
+    ), warnings
 
 
 def test_every_shared_record_is_there():
@@ -39,18 +47,25 @@ def test_every_shared_record_imports_and_prices_a_month(path):
     tou = ()
     if energy.schedule is not None:
         tou = tuple((p, Decimal(100)) for p in schedules[energy.schedule].periods)
-    demand = tuple((p, Decimal(50)) for p in schedules["demand"].periods) if "demand" in schedules else ()
+    demand = (
+        tuple((p, Decimal(50)) for p in schedules["demand"].periods)
+        if "demand" in schedules
+        else ()
+    )
     bill = rate_register(
         versions=[version],
         taxes=parse_taxes({"owner": "x", "taxes": []}),
         period=DatePeriod(date(2021, 7, 1), date(2021, 8, 1)),
         usage=RegisterUsage(
-            kwh=None if tou else Decimal(1000), tou_kwh=tou, max_kw=Decimal(50), max_kw_by_period=demand
+            kwh=None if tou else Decimal(1000),
+            tou_kwh=tou,
+            max_kw=Decimal(50),
+            max_kw_by_period=demand,
         ),
         context=RatingContext(),
         language="en",
     )
-    assert bill.total == sum((l.rounded for l in bill.lines), Decimal(0))
+    assert bill.total == sum((line.rounded for line in bill.lines), Decimal(0))
     assert bill.total > 0
 
 
@@ -66,7 +81,11 @@ def test_pge_e19_tou_energy_demand_and_fixed_charge():
     energy = components["energy"]
     assert isinstance(energy, EnergyCharge)
     assert [row[0] for row in energy.prices] == [
-        Decimal("0.082"), Decimal("0.10479"), Decimal("0.07818"), Decimal("0.11156"), Decimal("0.16253")
+        Decimal("0.082"),
+        Decimal("0.10479"),
+        Decimal("0.07818"),
+        Decimal("0.11156"),
+        Decimal("0.16253"),
     ]
     peak = components["demand-p4"]
     assert isinstance(peak, DemandCharge) and peak.prices == (Decimal("17.65"),)
@@ -76,12 +95,17 @@ def test_pge_e19_tou_energy_demand_and_fixed_charge():
 
 
 def test_adj_is_added_to_the_rate():
-    version, _ = version_of(load("reopt_re_emissions_Entergy_LPS_TOU_5a592c995457a3371c423a7d.json"))
+    version, _ = version_of(
+        load("reopt_re_emissions_Entergy_LPS_TOU_5a592c995457a3371c423a7d.json")
+    )
     energy = version.pricing.components[0]
     assert isinstance(energy, EnergyCharge)
     assert energy.prices[0] == (Decimal("0.03855"),)  # 0.01973 + 0.01882
     assert version.pricing.components[1] == FixedCharge(
-        "fixed", version.pricing.components[1].label, version.pricing.components[1].per, Decimal("468.6")
+        "fixed",
+        version.pricing.components[1].label,
+        version.pricing.components[1].per,
+        Decimal("468.6"),
     )
 
 
@@ -124,7 +148,10 @@ def test_tier_bounds_that_differ_between_periods_climb_per_period():
         (lambda r: r["energyweekendschedule"][0].__setitem__(5, 9), "energyweekendschedule[0][5]"),
         (lambda r: r["energyratestructure"][1][0].pop("rate"), "energyratestructure[1][0].rate"),
         (lambda r: r.update({"fixedchargeunits": "$/year"}), "fixedchargeunits"),
-        (lambda r: r["energyratestructure"][0][0].update({"unit": "kWh/kVA"}), "energyratestructure[0][0].unit"),
+        (
+            lambda r: r["energyratestructure"][0][0].update({"unit": "kWh/kVA"}),
+            "energyratestructure[0][0].unit",
+        ),
     ],
 )
 def test_a_broken_record_is_refused_naming_the_urdb_field(change, field):

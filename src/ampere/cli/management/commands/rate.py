@@ -86,10 +86,14 @@ class Command(BaseCommand):
         parser.add_argument("--max-kw-by-period", help="maximum kW per period: peak=..")
         parser.add_argument("--households", default="1", help="households on the meter")
         parser.add_argument("--renters", type=int, help="renters: 4 persons = 1 household")
-        parser.add_argument("--short-lease", action="store_true", help="undeclared lease < 12 months")
+        parser.add_argument(
+            "--short-lease", action="store_true", help="undeclared lease < 12 months"
+        )
         parser.add_argument("--region", default="", help="SCE baseline region")
         parser.add_argument("--all-electric", action="store_true")
-        parser.add_argument("--program", action="append", default=[], choices=PROGRAMS, type=str.lower)
+        parser.add_argument(
+            "--program", action="append", default=[], choices=PROGRAMS, type=str.lower
+        )
         parser.add_argument("--sdp-tons", default="0", help="A/C tons for SDP credits")
         parser.add_argument("--language", default="vi", choices=("vi", "en", "es"))
         parser.add_argument("--json", action="store_true", help="print the bill as JSON")
@@ -103,7 +107,9 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(plain, ensure_ascii=False, indent=2))
             return
-        self.stdout.write(f"{plain['tariff']}  {plain['from']} → {plain['to']}  ({plain['currency']})")
+        self.stdout.write(
+            f"{plain['tariff']}  {plain['from']} → {plain['to']}  ({plain['currency']})"
+        )
         for line in [*plain["lines"], *plain["taxes"]]:  # type: ignore[misc]
             self.stdout.write(
                 f"  {line['description']:<60} {line['quantity']:>12} {line['unit']:<7} "
@@ -118,7 +124,9 @@ class Command(BaseCommand):
             raise InvalidInput("must be after --from", field="to")
         period = DatePeriod(start, end)
         if options["intervals"]:
-            usage: RegisterUsage | IntervalUsage = _intervals(options["intervals"], options["minutes"])
+            usage: RegisterUsage | IntervalUsage = _intervals(
+                options["intervals"], options["minutes"]
+            )
         else:
             usage = RegisterUsage(
                 kwh=None if options["kwh"] is None else _decimal(options["kwh"], "kwh"),
