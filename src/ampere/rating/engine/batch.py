@@ -30,6 +30,7 @@ from ampere.rating.engine.model import (
     EnergyCharge,
     EventCredit,
     FixedCharge,
+    Label,
     MinimumCharge,
     Per,
     PricedLine,
@@ -317,10 +318,7 @@ class _SegmentLines:
     def columns(self) -> list[_Column]:
         return self.group.columns[self.start :]
 
-    def describe(self, label: object, *details: str) -> str:
-        from ampere.rating.engine.model import Label
-
-        assert isinstance(label, Label)
+    def describe(self, label: Label, *details: str) -> str:
         return text.describe(
             label,
             self.group.language,

@@ -210,7 +210,7 @@ def _schedule(name: str, value: Any, field: str, seasons: Seasons) -> TouSchedul
             ranges = [(*str(k).split("-", 1), v) for k, v in hours.items()]
         else:
             ranges = [tuple(r) for r in _list(hours, f"{here}.hours")]
-        cover = [None] * SLOTS_PER_DAY
+        cover: list[int | None] = [None] * SLOTS_PER_DAY
         for range_ in ranges:
             if len(range_) != 3:
                 raise _fail(f"{here}.hours", f"{range_!r} is not 'HH:MM-HH:MM: period'")

@@ -25,6 +25,7 @@ from ampere.rating.engine.model import (
     EventCredit,
     FixedCharge,
     IntervalUsage,
+    Label,
     MinimumCharge,
     Per,
     PricedLine,
@@ -199,10 +200,7 @@ class _Lines:
             )
         )
 
-    def describe(self, label: object, *details: str) -> str:
-        from ampere.rating.engine.model import Label
-
-        assert isinstance(label, Label)
+    def describe(self, label: Label, *details: str) -> str:
         return text.describe(
             label,
             self.language,
@@ -502,18 +500,15 @@ def assemble(
     """The bill from each segment's lines: taxes per rate on the sum of rounded lines."""
     quantum = Decimal(1).scaleb(-plan.minor_digits)
     lines = [line for segment_lines in per_segment for line in segment_lines]
-    groups: dict[tuple[str, Decimal], tuple[object, Decimal]] = {}
+    groups: dict[tuple[str, Decimal], tuple[Label, Decimal]] = {}
     for segment, segment_lines in zip(plan.segments, per_segment, strict=True):
         subtotal = sum((line.rounded for line in segment_lines), Decimal(0))
-        for rate in segment.taxes:
-            key = (rate.code, rate.rate)
-            label, base = groups.get(key, (rate.label, Decimal(0)))
+        for tax_rate in segment.taxes:
+            key = (tax_rate.code, tax_rate.rate)
+            label, base = groups.get(key, (tax_rate.label, Decimal(0)))
             groups[key] = (label, base + subtotal)
     taxes: list[PricedLine] = []
     for (code, rate), (label, base) in groups.items():
-        from ampere.rating.engine.model import Label
-
-        assert isinstance(label, Label)
         amount = base * rate
         taxes.append(
             PricedLine(

@@ -240,12 +240,12 @@ def to_document(record: Mapping[str, Any], *, time_zone: str) -> tuple[dict[str,
     if fixed is None and rate.get("fixedchargefirstmeter") is not None:
         fixed_key = "fixedchargefirstmeter"
         fixed = rate["fixedchargefirstmeter"]
-        units = str(rate.get("fixedchargeunits", "$/month")).strip().lower()
-        if units not in {"$/month", "$/day"}:
+        fixed_units = str(rate.get("fixedchargeunits", "$/month")).strip().lower()
+        if fixed_units not in {"$/month", "$/day"}:
             raise _fail(
                 "fixedchargeunits", f"{rate.get('fixedchargeunits')!r} is not $/month or $/day"
             )
-        per = "day" if units == "$/day" else "month"
+        per = "day" if fixed_units == "$/day" else "month"
     else:
         per = "month"
     if fixed is not None and decimal(fixed, fixed_key) != 0:
@@ -323,8 +323,8 @@ def to_document(record: Mapping[str, Any], *, time_zone: str) -> tuple[dict[str,
 
     minimum = rate.get("minmonthlycharge")
     if minimum is None and rate.get("mincharge") is not None:
-        units = str(rate.get("minchargeunits", "$/month")).strip().lower()
-        if units == "$/month":
+        minimum_units = str(rate.get("minchargeunits", "$/month")).strip().lower()
+        if minimum_units == "$/month":
             minimum = rate["mincharge"]
         else:
             warnings.append(f"mincharge: {rate.get('minchargeunits')!r} minimum is not applied")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ampere.core.errors import InvalidInput
 from ampere.core.periods import DatePeriod
 from ampere.rating.engine.batch import IntervalBatch, RegisterBatch, rate_interval_batch
-from ampere.rating.engine.model import IntervalUsage, RatingContext
+from ampere.rating.engine.model import IntervalUsage, RatedBill, RatingContext
 from ampere.rating.engine.parse import parse_tariff, parse_taxes
 from ampere.rating.engine.reference import rate_intervals
 from tests.unit.rating.engine.tariff_strategies import context_values, pricing, taxes
@@ -72,7 +72,7 @@ def test_interval_batch_equals_reference(example):
         },
         sdp_tons_milli=np.array([int(v["sdp_tons"] * 1000) for v in values], np.int64),
     )
-    expected = []
+    expected: list[RatedBill | InvalidInput] = []
     for period in periods:
         for account in range(n):
             inside = [

@@ -176,10 +176,10 @@ def test_tou_5_8pm_register_reads_with_the_baseline_credit():
         language="en",
     )
     assert [(line.code, line.quantity, line.rounded) for line in bill.lines] == [
-        ("energy.p1", 60, Decimal("44.40")),
-        ("energy.p2", 20, Decimal("10.80")),
-        ("energy.p3", 420, Decimal("142.80")),
-        ("baseline-credit", 500, Decimal("-50.00")),  # min(500, 16.9 × 30 = 507)
-        ("base-services", 30, Decimal("23.80")),
+        ("energy.p1", Decimal(60), Decimal("44.40")),
+        ("energy.p2", Decimal(20), Decimal("10.80")),
+        ("energy.p3", Decimal(420), Decimal("142.80")),
+        ("baseline-credit", Decimal(500), Decimal("-50.00")),  # min(500, 16.9 × 30 = 507)
+        ("base-services", Decimal(30), Decimal("23.80")),
     ]
     assert bill.total == Decimal("171.80")

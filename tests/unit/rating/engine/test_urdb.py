@@ -44,7 +44,7 @@ def test_every_shared_record_imports_and_prices_a_month(path):
     version, _ = version_of(record)
     schedules = {s.name: s for s in version.pricing.schedules}
     energy = next(c for c in version.pricing.components if isinstance(c, EnergyCharge))
-    tou = ()
+    tou: tuple[tuple[str, Decimal], ...] = ()
     if energy.schedule is not None:
         tou = tuple((p, Decimal(100)) for p in schedules[energy.schedule].periods)
     demand = (

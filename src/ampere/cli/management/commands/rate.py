@@ -110,7 +110,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{plain['tariff']}  {plain['from']} → {plain['to']}  ({plain['currency']})"
         )
-        for line in [*plain["lines"], *plain["taxes"]]:  # type: ignore[misc]
+        for line in [*plain["lines"], *plain["taxes"]]:
             self.stdout.write(
                 f"  {line['description']:<60} {line['quantity']:>12} {line['unit']:<7} "
                 f"× {line['unit_price']:>10} = {line['rounded']:>14}"
