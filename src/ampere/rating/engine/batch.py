@@ -175,7 +175,7 @@ class BatchResult:
                     code=column.code,
                     kind=column.kind,
                     description=column.description,
-                    quantity=_plain(quantity, column.quantity_exp),
+                    quantity=quantity,
                     unit=column.unit,
                     unit_price=price,
                     amount=amount,
@@ -215,11 +215,6 @@ class BatchResult:
             total=subtotal + tax_total,
             segments=tuple(s.period for s in group.plan.segments),
         )
-
-
-def _plain(quantity: Decimal, exponent: int) -> Decimal:
-    # The reference engine writes kWh as Wh / 1000: the same value; equal as Decimals.
-    return quantity
 
 
 # --- usage per segment -------------------------------------------------------------------------
