@@ -80,3 +80,35 @@ def test_an_overlapping_import_is_refused():
             effective_to=date(2021, 9, 1),
         )
     assert TariffVersion.objects.filter(tariff__code="X").count() == 1
+
+
+def test_a_gap_between_versions_is_refused_and_nothing_is_stored():
+    record = json.loads((URDB / "reopt_tiered_tou_demand.json").read_text())
+    import_urdb_rate(
+        record=record,
+        tariff_code="G",
+        utility_code="x",
+        effective_from=date(2021, 1, 1),
+        effective_to=date(2022, 1, 1),
+    )
+    with pytest.raises(Conflict) as error:
+        import_urdb_rate(
+            record=record, tariff_code="G", utility_code="x", effective_from=date(2022, 6, 1)
+        )
+    assert "no version from 2022-01-01 to 2022-06-01" in error.value.message
+    assert TariffVersion.objects.filter(tariff__code="G").count() == 1
+
+
+def test_reading_a_tariffs_versions_takes_two_queries(django_assert_num_queries):
+    record = json.loads((URDB / "reopt_tiered_tou_demand.json").read_text())
+    for year in (2020, 2021, 2022):
+        import_urdb_rate(
+            record=record,
+            tariff_code="Q",
+            utility_code="x",
+            effective_from=date(year, 1, 1),
+            effective_to=date(year + 1, 1, 1),
+        )
+    with django_assert_num_queries(2):
+        versions = queries.get_versions(tariff_code="Q")
+    assert [v.period.start.year for v in versions] == [2020, 2021, 2022]
