@@ -2,12 +2,12 @@
 
 Modules
 -------
-``model``      frozen values: ``TariffVersion`` (period, instrument, ``Pricing``) and its components
-               (``EnergyCharge`` with tiers and TOU periods, ``FixedCharge``, ``DemandCharge``,
-               ``BaselineCredit``, ``EventCredit``, ``Discount``, ``MinimumCharge``), ``TouSchedule``,
-               ``Seasons``, ``Baseline``, ``TaxSchedule``; inputs ``RatingContext`` (the agreement's
-               terms as plain values), ``RegisterUsage``, ``IntervalUsage``; outputs ``RatedBill`` of
-               ``PricedLine``.
+``model``      frozen values: ``TariffVersion`` (period, instrument, ``Pricing``) and its
+               components (``EnergyCharge`` with tiers and TOU periods, ``FixedCharge``,
+               ``DemandCharge``, ``BaselineCredit``, ``EventCredit``, ``Discount``,
+               ``MinimumCharge``), ``TouSchedule``, ``Seasons``, ``Baseline``, ``TaxSchedule``;
+               inputs ``RatingContext`` (the agreement's terms as plain values),
+               ``RegisterUsage``, ``IntervalUsage``; outputs ``RatedBill`` of ``PricedLine``.
 ``parse``      plain dicts (the YAML in ``rating/data``, the JSON stored per version) → model;
                ``TariffDataError`` names the bad field by its dotted path.
 ``plan``       splitting a billing period into segments (version, season, tax rate), the EVN
@@ -32,9 +32,9 @@ Register reads::
         taxes=taxes,                  # queries.get_tax_schedule(owner=tariff's utility_code)
         accounts=RegisterBatch(
             period_start=..., period_end=...,      # datetime64[D], end exclusive
-            kwh_wh=...,                            # int64 Wh, or tou_wh={"peak": ..., ...}
+            kwh_wh=...,                    # int64 Wh, or tou_wh={"peak": ..., ...}
             max_w=..., max_w_by_period={...},      # int64 W, where the tariff has demand charges
-            household_norm=...,                    # int64 hundredths: 100 = 1 household, 75 = 3 renters
+            household_norm=...,            # int64 hundredths: 100 = 1 household, 75 = 3 renters
             short_lease_undeclared=..., region=..., all_electric=...,
             programs={"care": bool[], "fera": bool[], "medical_baseline": bool[], "sdp": bool[]},
             sdp_tons_milli=..., sdp_event_dates=frozenset(...),
@@ -42,16 +42,17 @@ Register reads::
         language="vi",
     )
     result.total, result.subtotal, result.tax_total   # int64[n] in minor units (đồng, cents)
-    result.rejected                                    # {row: InvalidInput}: not priced; quarantine them
+    result.rejected                    # {row: InvalidInput}: not priced; quarantine them
     for group in result.groups:                        # accounts with the same period
         group.rows                                     # their input rows
-        for column in group.columns:                   # one bill line for every account of the group
+        for column in group.columns:                   # a bill line, for every account of it
             column.code, column.kind, column.description, column.unit, column.segment
             column.present[i]                          # does account i's bill carry this line?
-            column.quantity[i] × 10**column.quantity_exp, column.price[i] × 10**column.price_exp
+            column.quantity[i] × 10**column.quantity_exp
+            column.price[i] × 10**column.price_exp
             column.rounded[i]                          # the line amount in minor units
         group.taxes                                    # per rate: base and rounded tax, minor units
-    result.bill(row)                                   # the RatedBill of one row, as the reference makes it
+    result.bill(row)                   # one row's RatedBill, as the reference makes it
 
 Interval reads (smart meters, one call per run of consecutive billing periods)::
 
