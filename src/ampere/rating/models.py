@@ -1,9 +1,11 @@
-"""The tariff catalogue. This module holds the head of each tariff; versions and prices are added
-by the rating engine's catalogue."""
+"""The tariff catalogue: tariff heads, their dated versions and the dated tax rates."""
 
 from __future__ import annotations
 
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateRangeField, RangeOperators
 from django.db import models
+from django.db.models import Q
 
 
 class CustomerClass(models.TextChoices):
@@ -31,3 +33,70 @@ class Tariff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
+
+
+class TariffVersion(models.Model):
+    """A dated version of a tariff: its pricing as one document the engine parses.
+
+    The document is the version's plain form (the same YAML shape shipped in ``rating/data``
+    and produced by the URDB importer), validated by ``engine.parse`` before it is stored.
+    Versions of one tariff never overlap (exclusion constraint); the loader refuses gaps.
+    """
+
+    tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="versions")
+    effective_period = DateRangeField()
+    instrument = models.CharField(max_length=200, blank=True)
+    source = models.TextField(blank=True)
+    document = models.JSONField()
+
+    class Meta:
+        constraints = [
+            ExclusionConstraint(
+                name="tariff_versions_do_not_overlap",
+                expressions=[
+                    ("tariff", RangeOperators.EQUAL),
+                    ("effective_period", RangeOperators.OVERLAPS),
+                ],
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_period__isempty=False)
+                & Q(effective_period__startswith__isnull=False),
+                name="tariff_version_period_has_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tariff_id} {self.effective_period}"
+
+
+class TaxRate(models.Model):
+    """A dated rate of a tax on the bills of a tariff owner (VAT 8 % from 2023-07-01 ...)."""
+
+    owner = models.SlugField(max_length=32)
+    code = models.SlugField(max_length=32)
+    name = models.JSONField()  # {vi, en, es}
+    rate = models.DecimalField(max_digits=6, decimal_places=4)
+    effective_period = DateRangeField()
+
+    class Meta:
+        constraints = [
+            ExclusionConstraint(
+                name="tax_rates_do_not_overlap",
+                expressions=[
+                    ("owner", RangeOperators.EQUAL),
+                    ("code", RangeOperators.EQUAL),
+                    ("effective_period", RangeOperators.OVERLAPS),
+                ],
+            ),
+            models.CheckConstraint(
+                condition=Q(rate__gte=0) & Q(rate__lt=1), name="tax_rate_is_a_fraction"
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_period__isempty=False)
+                & Q(effective_period__startswith__isnull=False),
+                name="tax_rate_period_has_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.code} {self.rate} {self.effective_period}"
