@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export AMPERE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run venv test check lint typecheck contracts migrations-check bench-quick clean-db
+.PHONY: run venv test check lint typecheck contracts migrations-check bench-quick lock
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,7 @@ check: lint typecheck contracts migrations-check test
 
 bench-quick: venv
 	for script in bench/*.py; do $(BIN)/python $$script --quick || exit 1; done
+
+# Re-pin every dependency after changing pyproject.toml.
+lock: | $(BIN)/uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o requirements.lock -q
