@@ -36,7 +36,7 @@ def check_transition(*, current: str, target: str, reversed_by_issued_bill: bool
     reversing bill points at the bill. Raises IllegalTransition naming ``status``."""
     source, goal = BillStatus(current), BillStatus(target)
     if goal not in TRANSITIONS[source]:
-        raise IllegalTransition(f"a {source} bill cannot become {goal}", field="status")
+        raise IllegalTransition(f"a bill {source} cannot become {goal}", field="status")
     if source is BillStatus.ISSUED and not reversed_by_issued_bill:
         raise IllegalTransition(
             "an issued bill is cancelled only by a reversing bill", field="status"

@@ -137,13 +137,16 @@ def test_plan_an_evn_month_end_cycle():
     assert entries == [
         # March ends Monday 31st; April's last working day is 29th; bill the next working day,
         # skipping 30 April – 4 May.
-        ScheduleEntry(date(2025, 4, 1), DatePeriod(date(2025, 3, 31), date(2025, 4, 29)),
-                      date(2025, 5, 5)),
-        ScheduleEntry(date(2025, 5, 1), DatePeriod(date(2025, 4, 29), date(2025, 5, 30)),
-                      date(2025, 6, 2)),
-        ScheduleEntry(date(2025, 6, 1), DatePeriod(date(2025, 5, 30), date(2025, 6, 30)),
-                      date(2025, 7, 1)),
-    ]  # fmt: skip
+        ScheduleEntry(
+            date(2025, 4, 1), DatePeriod(date(2025, 3, 31), date(2025, 4, 29)), date(2025, 5, 5)
+        ),
+        ScheduleEntry(
+            date(2025, 5, 1), DatePeriod(date(2025, 4, 29), date(2025, 5, 30)), date(2025, 6, 2)
+        ),
+        ScheduleEntry(
+            date(2025, 6, 1), DatePeriod(date(2025, 5, 30), date(2025, 6, 30)), date(2025, 7, 1)
+        ),
+    ]
     assert entries[0].reading_date == date(2025, 4, 29)
 
 
@@ -166,22 +169,34 @@ def test_plan_an_sce_cycle_on_the_third_working_day():
 
 def test_schedule_entries_refuse_bad_input_by_name():
     with pytest.raises(InvalidInput) as error:
-        ScheduleEntry(date(2025, 5, 2), DatePeriod(date(2025, 4, 1), date(2025, 5, 1)),
-                      date(2025, 5, 2))  # fmt: skip
+        ScheduleEntry(
+            date(2025, 5, 2), DatePeriod(date(2025, 4, 1), date(2025, 5, 1)), date(2025, 5, 2)
+        )
     assert error.value.field == "month"
     with pytest.raises(InvalidInput) as error:
-        ScheduleEntry(date(2025, 5, 1), DatePeriod(date(2025, 4, 1), date(2025, 5, 1)),
-                      date(2025, 4, 30))  # fmt: skip
+        ScheduleEntry(
+            date(2025, 5, 1), DatePeriod(date(2025, 4, 1), date(2025, 5, 1)), date(2025, 4, 30)
+        )
     assert error.value.field == "bill_date"
     with pytest.raises(InvalidInput) as error:
         ScheduleEntry(date(2025, 5, 1), DatePeriod(date(2025, 4, 1)), date(2025, 5, 2))
     assert error.value.field == "period"
     with pytest.raises(InvalidInput) as error:
-        plan_schedule(first_month=date(2025, 5, 1), months=0, reading_working_day=1,
-                      bill_lag_working_days=0, calendar=vn())  # fmt: skip
+        plan_schedule(
+            first_month=date(2025, 5, 1),
+            months=0,
+            reading_working_day=1,
+            bill_lag_working_days=0,
+            calendar=vn(),
+        )
     assert error.value.field == "months"
     with pytest.raises(InvalidInput) as error:
-        plan_schedule(first_month=date(2025, 5, 1), months=1, reading_working_day=1,
-                      bill_lag_working_days=0, calendar=vn(),
-                      previous_reading_date=date(2025, 5, 20))  # fmt: skip
+        plan_schedule(
+            first_month=date(2025, 5, 1),
+            months=1,
+            reading_working_day=1,
+            bill_lag_working_days=0,
+            calendar=vn(),
+            previous_reading_date=date(2025, 5, 20),
+        )
     assert error.value.field == "previous_reading_date"

@@ -1,5 +1,6 @@
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -30,34 +31,48 @@ TIERS = [(1, 50, 1984), (2, 50, 2050), (3, 100, 2380), (4, 100, 2998)]
 
 
 def invoice(**changes) -> InvoiceData:
-    data = {
+    data: dict[str, Any] = {
         "form": "1",
         "symbol": "K25TAA",
         "number": 12345,
         "issue_date": date(2025, 5, 31),
-        "seller": Party("Tổng công ty Điện lực Thành phố Hồ Chí Minh",
-                        "35 Tôn Đức Thắng, Phường Sài Gòn", "0300951119"),
-        "buyer": Party("Nguyễn Văn An", "1 Nguyễn Huệ, Phường Sài Gòn",
-                       customer_code="PE0100900001"),
-        "lines": tuple(InvoiceLine(f"Điện sinh hoạt bậc {n}", "kWh", D(kwh), D(price),
-                                   D(kwh * price), VAT8) for n, kwh, price in TIERS),
-        "extras": (ExtraField("KyHoaDon", "01/05/2025-31/05/2025"),
-                   ExtraField("SoHo", "1", "numeric")),
-    }  # fmt: skip
+        "seller": Party(
+            "Tổng công ty Điện lực Thành phố Hồ Chí Minh",
+            "35 Tôn Đức Thắng, Phường Sài Gòn",
+            "0300951119",
+        ),
+        "buyer": Party(
+            "Nguyễn Văn An", "1 Nguyễn Huệ, Phường Sài Gòn", customer_code="PE0100900001"
+        ),
+        "lines": tuple(
+            InvoiceLine(f"Điện sinh hoạt bậc {n}", "kWh", D(kwh), D(price), D(kwh * price), VAT8)
+            for n, kwh, price in TIERS
+        ),
+        "extras": (
+            ExtraField("KyHoaDon", "01/05/2025-31/05/2025"),
+            ExtraField("SoHo", "1", "numeric"),
+        ),
+    }
     data.update(changes)
     return InvoiceData(**data)
 
 
-def text(root, path):
+def text(root: etree._Element, path: str) -> str | None:
     return root.findtext(path)
+
+
+def at(root: etree._Element, path: str) -> etree._Element:
+    found = root.find(path)
+    assert found is not None, path
+    return found
 
 
 def test_the_layout_of_einvoice_md():
     root = build_invoice(invoice())
     assert root.tag == "HDon"
     assert [child.tag for child in root] == ["DLHDon", "DSCKS"]
-    assert root.find("DLHDon").get("Id") == "HD-1-K25TAA-00012345"
-    general = root.find("DLHDon/TTChung")
+    assert at(root, "DLHDon").get("Id") == "HD-1-K25TAA-00012345"
+    general = at(root, "DLHDon/TTChung")
     assert [(c.tag, c.text) for c in general][:9] == [
         ("PBan", "2.0.0"),
         ("THDon", "Hóa đơn giá trị gia tăng"),
@@ -76,7 +91,7 @@ def test_the_layout_of_einvoice_md():
     assert extras == [("KyHoaDon", "string", "01/05/2025-31/05/2025"), ("SoHo", "numeric", "1")]
     assert text(root, "DLHDon/NDHDon/NBan/MST") == "0300951119"
     assert text(root, "DLHDon/NDHDon/NMua/MKHang") == "PE0100900001"
-    first = root.find("DLHDon/NDHDon/DSHHDVu/HHDVu")
+    first = at(root, "DLHDon/NDHDon/DSHHDVu/HHDVu")
     assert [(c.tag, c.text) for c in first] == [
         ("TChat", "1"),
         ("STT", "1"),
@@ -88,8 +103,8 @@ def test_the_layout_of_einvoice_md():
         ("TSuat", "8%"),
     ]
     assert len(root.findall("DLHDon/NDHDon/DSHHDVu/HHDVu")) == 4
-    payment = root.find("DLHDon/NDHDon/TToan")
-    assert [(c.tag, c.text) for c in payment.find("THTTLTSuat/LTSuat")] == [
+    payment = at(root, "DLHDon/NDHDon/TToan")
+    assert [(c.tag, c.text) for c in at(payment, "THTTLTSuat/LTSuat")] == [
         ("TSuat", "8%"),
         ("ThTien", "739500"),
         ("TThue", "59160"),
@@ -107,23 +122,22 @@ def test_vat_per_rate_for_mixed_rates():
         InvoiceLine("Điện sinh hoạt bậc 1", "kWh", D(50), D(1984), D(99200), VAT8),
         InvoiceLine("Phí dịch vụ", "lần", D(1), D(98000), D(98000), D("0.10")),
     )
-    payment = build_invoice(invoice(lines=lines)).find("DLHDon/NDHDon/TToan")
-    groups = [
-        tuple(c.text for c in group) for group in payment.findall("THTTLTSuat/LTSuat")
-    ]
+    payment = at(build_invoice(invoice(lines=lines)), "DLHDon/NDHDon/TToan")
+    groups = [tuple(c.text for c in group) for group in payment.findall("THTTLTSuat/LTSuat")]
     assert groups == [("8%", "99200", "7936"), ("10%", "98000", "9800")]
     assert payment.findtext("TgTTTBSo") == "214936"
     assert rate_text(D("0.05")) == "5%"
 
 
 def test_bad_invoices_are_named():
-    for changes, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"number": 100_000_000}, "number"),
         ({"lines": ()}, "lines"),
         ({"currency": "USD"}, "currency"),
         ({"seller": Party("X", "Y")}, "seller.tax_code"),
         ({"lines": (InvoiceLine("x", "kWh", D(1), D("0.5"), D("0.5"), VAT8),)}, "lines[0].amount"),
-    ]:
+    ]
+    for changes, field in cases:
         with pytest.raises(InvalidInput) as error:
             build_invoice(invoice(**changes))
         assert error.value.field == field
@@ -136,9 +150,9 @@ def test_signed_invoice_verifies_and_any_change_breaks_it():
     assert signed.get("Id") == "HD-1-K25TAA-00012345"
     parsed = etree.fromstring(xml)
     ds = "{http://www.w3.org/2000/09/xmldsig#}"
-    signature = parsed.find(f"DSCKS/NBan/{ds}Signature")
-    assert signature.find(f"{ds}SignedInfo/{ds}Reference").get("URI") == "#HD-1-K25TAA-00012345"
-    assert signature.find(f"{ds}SignedInfo/{ds}SignatureMethod").get("Algorithm") == (
+    signature = at(parsed, f"DSCKS/NBan/{ds}Signature")
+    assert at(signature, f"{ds}SignedInfo/{ds}Reference").get("URI") == "#HD-1-K25TAA-00012345"
+    assert at(signature, f"{ds}SignedInfo/{ds}SignatureMethod").get("Algorithm") == (
         "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
     )
     tampered = xml.replace(b"<TgTTTBSo>798660</TgTTTBSo>", b"<TgTTTBSo>698660</TgTTTBSo>")

@@ -1,5 +1,6 @@
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -103,13 +104,14 @@ def test_several_reasons_come_together_in_a_fixed_order():
 
 
 def test_policy_refuses_meaningless_thresholds_by_name():
-    for kwargs, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"high_kwh_ratio": D("0.9")}, "high_kwh_ratio"),
         ({"low_kwh_ratio": D("1.2")}, "low_kwh_ratio"),
         ({"history_periods": 0}, "history_periods"),
         ({"ratio_floor_kwh": D(-1)}, "ratio_floor_kwh"),
         ({"max_consecutive_estimates": -1}, "max_consecutive_estimates"),
-    ]:
+    ]
+    for kwargs, field in cases:
         with pytest.raises(InvalidInput) as error:
             HoldPolicy(**kwargs)
         assert error.value.field == field

@@ -1,6 +1,7 @@
 import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -16,9 +17,14 @@ from ampere.core.periods import DatePeriod
 D = Decimal
 MAY = DatePeriod(date(2025, 5, 1), date(2025, 6, 1))
 PAYLOAD = vietqr_payload(
-    VietQRRequest(bank_bin="970403", account_number="0011012345678", amount_vnd=798660,
-                  bill_number="4242", purpose="TIEN DIEN PE0100900001")
-)  # fmt: skip
+    VietQRRequest(
+        bank_bin="970403",
+        account_number="0011012345678",
+        amount_vnd=798660,
+        bill_number="4242",
+        purpose="TIEN DIEN PE0100900001",
+    )
+)
 
 
 def month(year: int, number: int) -> DatePeriod:
@@ -29,17 +35,28 @@ def month(year: int, number: int) -> DatePeriod:
 def lines() -> tuple[BillLineView, ...]:
     rows = [(1, 50, 1984, 7936), (2, 50, 2050, 8200), (3, 100, 2380, 19040), (4, 100, 2998, 23984)]
     return tuple(
-        BillLineView(n, "energy", f"tier-{n}", f"Điện sinh hoạt bậc {n}", D(kwh), "kWh", D(price),
-                     D(kwh * price), D(kwh * price), D("0.08"), D(tax))
+        BillLineView(
+            n,
+            "energy",
+            f"tier-{n}",
+            f"Điện sinh hoạt bậc {n}",
+            D(kwh),
+            "kWh",
+            D(price),
+            D(kwh * price),
+            D(kwh * price),
+            D("0.08"),
+            D(tax),
+        )
         for n, kwh, price, tax in rows
-    )  # fmt: skip
+    )
 
 
 def document(language: str, **changes) -> BillDocumentData:
     history = tuple(
         UsagePoint(month(2024, m), D(200 + 10 * m), m == 9) for m in range(6, 13)
     ) + tuple(UsagePoint(month(2025, m), D(250 + m), False) for m in range(1, 5))
-    data = {
+    data: dict[str, Any] = {
         "bill_id": 4242,
         "kind": "original",
         "language": language,
@@ -99,15 +116,33 @@ def test_vietnamese_bill_renders_real_glyphs_and_the_chart():
     # The chart: twelve periods, oldest first, the estimated one starred, the current last.
     chart = lines_of(pdf).split("Lịch sử tiêu thụ điện (kWh)\n")[1].split("\nQuét")[0]
     assert chart.split("\n") == [
-        "260", "06/24", "270", "07/24", "280", "08/24", "290*", "09/24", "300", "10/24",
-        "310", "11/24", "320", "12/24", "251", "01/25", "252", "02/25", "253", "03/25",
-        "254", "04/25", "300", "05/25",
-    ]  # fmt: skip
-    fonts = {
-        str(font["/BaseFont"])
-        for page in PdfReader(io.BytesIO(pdf)).pages
-        for font in page["/Resources"]["/Font"].values()
-    }
+        "260",
+        "06/24",
+        "270",
+        "07/24",
+        "280",
+        "08/24",
+        "290*",
+        "09/24",
+        "300",
+        "10/24",
+        "310",
+        "11/24",
+        "320",
+        "12/24",
+        "251",
+        "01/25",
+        "252",
+        "02/25",
+        "253",
+        "03/25",
+        "254",
+        "04/25",
+        "300",
+        "05/25",
+    ]
+    resources: list[Any] = [page["/Resources"] for page in PdfReader(io.BytesIO(pdf)).pages]
+    fonts = {str(font["/BaseFont"]) for r in resources for font in r["/Font"].values()}
     # Only the embedded subsets of Noto Sans, regular and bold: no fallback core font.
     assert {name.split("+")[1] for name in fonts} == {"NotoSans", "NotoSansBold"}
 
@@ -140,8 +175,19 @@ def test_english_and_spanish_bills():
 
 
 def test_usd_bill_has_no_qr_and_no_words():
-    sce_line = BillLineView(1, "fixed", "base-services", "Base Services Charge", D(30), "day",
-                            D("0.79343"), D("23.8029"), D("23.80"), D(0), D(0))  # fmt: skip
+    sce_line = BillLineView(
+        1,
+        "fixed",
+        "base-services",
+        "Base Services Charge",
+        D(30),
+        "day",
+        D("0.79343"),
+        D("23.8029"),
+        D("23.80"),
+        D(0),
+        D(0),
+    )
     pdf = render_bill_pdf(
         document(
             "es",

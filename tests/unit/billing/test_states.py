@@ -3,9 +3,7 @@ import pytest
 from ampere.billing.states import IllegalTransition, check_transition
 
 
-@pytest.mark.parametrize(
-    ("current", "target"), [("held", "issued"), ("held", "cancelled")]
-)
+@pytest.mark.parametrize(("current", "target"), [("held", "issued"), ("held", "cancelled")])
 def test_held_bills_are_issued_or_cancelled(current, target):
     check_transition(current=current, target=target)
 
@@ -25,4 +23,4 @@ def test_an_issued_bill_is_cancelled_only_by_a_reversing_bill():
 def test_other_moves_are_refused(current, target):
     with pytest.raises(IllegalTransition) as error:
         check_transition(current=current, target=target, reversed_by_issued_bill=True)
-    assert error.value.message == f"a {current} bill cannot become {target}"
+    assert error.value.message == f"a bill {current} cannot become {target}"

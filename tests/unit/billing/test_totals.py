@@ -13,8 +13,16 @@ VAT8 = D("0.08")
 
 
 def tier(n: int, kwh: int, price: int) -> DraftLine:
-    return DraftLine("energy", f"tier-{n}", f"Điện sinh hoạt bậc {n}", D(kwh), "kWh", D(price),
-                     D(kwh) * D(price), VAT8)  # fmt: skip
+    return DraftLine(
+        "energy",
+        f"tier-{n}",
+        f"Điện sinh hoạt bậc {n}",
+        D(kwh),
+        "kWh",
+        D(price),
+        D(kwh) * D(price),
+        VAT8,
+    )
 
 
 def test_evn_300_kwh_at_the_prices_of_2025_05_10():
@@ -38,8 +46,10 @@ def test_evn_250_kwh_at_the_prices_of_2024_10_11():
 def test_vat_is_rounded_half_up_once_per_rate_and_spread_by_largest_remainder():
     # 3 × 1,015 = 3,045 đồng at 10 %: 304.5 → 305 half-up (banker's rounding would give 304,
     # and rounding each line's 101.5 would give 306).
-    lines = [DraftLine("energy", f"x{i}", "x", D(1), "kWh", D(1015), D(1015), D("0.10"))
-             for i in range(3)]  # fmt: skip
+    lines = [
+        DraftLine("energy", f"x{i}", "x", D(1), "kWh", D(1015), D(1015), D("0.10"))
+        for i in range(3)
+    ]
     priced, totals = price_lines(lines, currency_code="VND")
     assert totals.tax_total == D(305)
     assert [p.tax_amount for p in priced] == [D(102), D(102), D(101)]
@@ -48,11 +58,18 @@ def test_vat_is_rounded_half_up_once_per_rate_and_spread_by_largest_remainder():
 def test_usd_lines_round_once_to_cents_and_credits_take_their_share():
     lines = [
         DraftLine("energy", "tier-1", "Tier 1", D("312.4"), "kWh", D("0.30"), D("93.72"), D(0)),
-        DraftLine("fixed", "base-services", "Base Services Charge", D(30), "day", D("0.79343"),
-                  D("23.8029"), D(0)),
-        DraftLine("discount", "care", "CARE discount", D(1), "", D("-28.116"), D("-28.116"),
-                  D(0)),
-    ]  # fmt: skip
+        DraftLine(
+            "fixed",
+            "base-services",
+            "Base Services Charge",
+            D(30),
+            "day",
+            D("0.79343"),
+            D("23.8029"),
+            D(0),
+        ),
+        DraftLine("discount", "care", "CARE discount", D(1), "", D("-28.116"), D("-28.116"), D(0)),
+    ]
     priced, totals = price_lines(lines, currency_code="USD")
     assert [p.amount for p in priced] == [D("93.72"), D("23.80"), D("-28.12")]
     assert totals.subtotal == D("89.40")
@@ -81,13 +98,17 @@ def test_bad_lines_are_named():
     assert error.value.field == "lines[1].tax_rate"
 
 
-amounts = st.decimals(min_value=-10**7, max_value=10**8, places=4, allow_nan=False)
+amounts = st.decimals(min_value=-(10**7), max_value=10**8, places=4, allow_nan=False)
 rates = st.sampled_from([D(0), D("0.05"), D("0.08"), D("0.10")])
 
 
-@given(st.lists(st.tuples(amounts, rates), min_size=1, max_size=12), st.sampled_from(["VND", "USD"]))
+@given(
+    st.lists(st.tuples(amounts, rates), min_size=1, max_size=12), st.sampled_from(["VND", "USD"])
+)
 def test_the_total_is_the_sum_of_the_lines_and_their_taxes(rows, code):
-    lines = [DraftLine("energy", f"l{i}", "l", D(1), "kWh", a, a, r) for i, (a, r) in enumerate(rows)]
+    lines = [
+        DraftLine("energy", f"l{i}", "l", D(1), "kWh", a, a, r) for i, (a, r) in enumerate(rows)
+    ]
     priced, totals = price_lines(lines, currency_code=code)
     assert totals.subtotal == sum((p.amount for p in priced), D(0))
     assert totals.tax_total == sum((p.tax_amount for p in priced), D(0))

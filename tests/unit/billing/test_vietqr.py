@@ -1,4 +1,5 @@
 import io
+from typing import Any
 
 import pytest
 import zxingcpp
@@ -9,13 +10,20 @@ from ampere.core.errors import InvalidInput
 
 # The NAPAS vectors of EINVOICE.md: payload before the CRC → CRC.
 VECTORS = [
-    ("00020101021138570010A00000072701270006970403011200110123456780208QRIBFTTA53037045802VN6304",
-     "F4E5"),
-    ("00020101021138600010A00000072701300006970403011697040311012345670208QRIBFTTC53037045802VN6304",
-     "4F52"),
-    ("00020101021238570010A00000072701270006970403011300110123456780208QRIBFTTA530370454061800005802"
-     "VN62340107NPS68690819thanh toan don hang6304", "2E2E"),
-]  # fmt: skip
+    (
+        "00020101021138570010A00000072701270006970403011200110123456780208QRIBFTTA53037045802VN6304",
+        "F4E5",
+    ),
+    (
+        "00020101021138600010A00000072701300006970403011697040311012345670208QRIBFTTC53037045802VN6304",
+        "4F52",
+    ),
+    (
+        "00020101021238570010A00000072701270006970403011300110123456780208QRIBFTTA530370454061800005802"
+        "VN62340107NPS68690819thanh toan don hang6304",
+        "2E2E",
+    ),
+]
 
 
 @pytest.mark.parametrize(("payload", "crc"), VECTORS)
@@ -51,13 +59,14 @@ def test_the_first_vector_has_a_wrong_inner_length_which_the_builder_does_not_co
 
 
 def test_bad_input_is_named():
-    for kwargs, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"bank_bin": "97040", "account_number": "1"}, "bank_bin"),
         ({"bank_bin": "970403", "account_number": "12-34"}, "account_number"),
         ({"bank_bin": "970403", "account_number": "1", "amount_vnd": 0}, "amount_vnd"),
         ({"bank_bin": "970403", "account_number": "1", "purpose": "tiền điện"}, "purpose"),
         ({"bank_bin": "970403", "account_number": "1", "bill_number": "x" * 26}, "bill_number"),
-    ]:
+    ]
+    for kwargs, field in cases:
         with pytest.raises(InvalidInput) as error:
             vietqr_payload(VietQRRequest(**kwargs))
         assert error.value.field == field
@@ -67,9 +76,15 @@ def test_bad_input_is_named():
 
 
 def test_the_qr_image_reads_back_as_the_payload():
-    payload = vietqr_payload(VietQRRequest(bank_bin="970403", account_number="0011012345678",
-                                           amount_vnd=798660, bill_number="123",
-                                           purpose="TIEN DIEN PE0100900001"))  # fmt: skip
+    payload = vietqr_payload(
+        VietQRRequest(
+            bank_bin="970403",
+            account_number="0011012345678",
+            amount_vnd=798660,
+            bill_number="123",
+            purpose="TIEN DIEN PE0100900001",
+        )
+    )
     image = Image.open(io.BytesIO(qr_png(payload, scale=4)))
     assert image.format == "PNG"
     (found,) = zxingcpp.read_barcodes(image)

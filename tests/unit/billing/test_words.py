@@ -40,12 +40,14 @@ def test_the_invoice_example_of_einvoice_md():
         (15_500_000, "mười lăm triệu năm trăm nghìn"),
         (1_000_000_000, "một tỷ"),
         (1_000_005_000, "một tỷ không trăm linh năm nghìn"),
-        (1_234_567_891, "một tỷ hai trăm ba mươi bốn triệu năm trăm sáu mươi bảy nghìn tám trăm "
-                        "chín mươi mốt"),
+        (
+            1_234_567_891,
+            "một tỷ hai trăm ba mươi bốn triệu năm trăm sáu mươi bảy nghìn tám trăm chín mươi mốt",
+        ),
         (1_002_000_000_000, "một nghìn không trăm linh hai tỷ"),
         (5_000_000_000_000_000, "năm triệu tỷ"),
     ],
-)  # fmt: skip
+)
 def test_numbers(value, words):
     assert number_in_words(value) == words
 

@@ -3,11 +3,13 @@ inclusive C14N 1.0). The signature references DLHDon by its Id and sits in DSCKS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from signxml.algorithms import (
     CanonicalizationMethod,
@@ -34,12 +36,17 @@ class SignatureInvalid(DomainError):
     code = "signature-invalid"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SigningCredentials:
-    """The seller's private key and certificate, PEM. Kept in files, never in the database."""
+    """The seller's private key and certificate, PEM. Kept in files, never in the database.
+
+    Parsed once here: loading an RSA key checks it, which costs ~0.1 s, far more than a signature.
+    """
 
     key_pem: bytes
     certificate_pem: bytes
+    key: rsa.RSAPrivateKey = field(init=False, repr=False, compare=False)
+    certificate: x509.Certificate = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -49,6 +56,8 @@ class SigningCredentials:
             raise InvalidInput(
                 f"unreadable key or certificate: {error}", field="credentials"
             ) from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise InvalidInput("the seller's key must be an RSA key", field="credentials")
         public = key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -57,22 +66,32 @@ class SigningCredentials:
         )
         if public != certified:
             raise InvalidInput("the key does not belong to the certificate", field="credentials")
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "certificate", certificate)
 
 
 def load_credentials(*, directory: Path, utility_code: str) -> SigningCredentials:
-    """Read ``<utility_code>.key.pem`` and ``<utility_code>.cert.pem`` from ``directory``.
+    """Read ``<utility_code>.key.pem`` and ``<utility_code>.cert.pem`` from ``directory``
+    (parsed once per process while the files stay unchanged).
 
     Raises SigningCredentialsMissing naming the file that is missing.
     """
     key_path = directory / f"{utility_code}.key.pem"
     cert_path = directory / f"{utility_code}.cert.pem"
+    stamps: list[int] = []
     for path in (key_path, cert_path):
         if not path.is_file():
             raise SigningCredentialsMissing(
                 f"no e-invoice signing file {path} for utility {utility_code!r}",
                 field="signing_credentials",
             )
-    return SigningCredentials(key_path.read_bytes(), cert_path.read_bytes())
+        stamps.append(path.stat().st_mtime_ns)
+    return _read_credentials(str(key_path), str(cert_path), stamps[0], stamps[1])
+
+
+@lru_cache(maxsize=16)
+def _read_credentials(key_path: str, cert_path: str, *stamps: int) -> SigningCredentials:
+    return SigningCredentials(Path(key_path).read_bytes(), Path(cert_path).read_bytes())
 
 
 def sign_invoice(root: etree._Element, *, credentials: SigningCredentials) -> etree._Element:
@@ -89,8 +108,8 @@ def sign_invoice(root: etree._Element, *, credentials: SigningCredentials) -> et
     )
     signature = signer.sign(
         root,
-        key=credentials.key_pem,
-        cert=credentials.certificate_pem.decode("ascii"),
+        key=credentials.key,
+        cert=[credentials.certificate],
         reference_uri=f"#{body.get('Id')}",
     )
     holder.append(signature)
