@@ -275,10 +275,21 @@ class Bill(models.Model):
     is issued); PostgreSQL refuses any other UPDATE and every DELETE.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="bills")
-    agreement = models.ForeignKey(ServiceAgreement, on_delete=models.PROTECT, related_name="bills")
+    # Indexes are few on purpose (each one costs every bulk write): the foreign keys are
+    # served by the composite indexes below, not by one index each.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="bills", db_index=False
+    )
+    agreement = models.ForeignKey(
+        ServiceAgreement, on_delete=models.PROTECT, related_name="bills", db_index=False
+    )
     cycle = models.ForeignKey(
-        BillingCycle, on_delete=models.PROTECT, null=True, blank=True, related_name="bills"
+        BillingCycle,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bills",
+        db_index=False,
     )
     # The run that made the bill (a BillRun table arrives with bill runs); null for bills
     # written one at a time (a clerk's rebill).
@@ -297,11 +308,21 @@ class Bill(models.Model):
     subtotal = models.DecimalField(max_digits=18, decimal_places=2)
     tax_total = models.DecimalField(max_digits=18, decimal_places=2)
     total = models.DecimalField(max_digits=18, decimal_places=2)
-    reverses = models.OneToOneField(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    reverses = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_by",
+        db_index=False,
     )
     replaces = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        db_index=False,
     )
     # Meter registers read for the bill: [{meter_number, register, previous_reading,
     # current_reading, multiplier}], as strings (exact decimals).
@@ -315,9 +336,15 @@ class Bill(models.Model):
                 condition=Q(kind="original"),
                 name="one_original_bill_per_agreement_period",
             ),
+            # Partial: originals (nearly every row) carry no entry in these two indexes.
+            models.UniqueConstraint(
+                fields=["reverses"],
+                condition=Q(reverses__isnull=False),
+                name="a_bill_is_reversed_once",
+            ),
             models.UniqueConstraint(
                 fields=["replaces"],
-                condition=~Q(status="cancelled"),
+                condition=Q(replaces__isnull=False) & ~Q(status="cancelled"),
                 name="one_live_rebill_per_replaced_bill",
             ),
             models.CheckConstraint(
@@ -401,10 +428,12 @@ class BillLine(models.Model):
     tax is allocated so the lines add up to the bill's tax exactly.
     """
 
-    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="lines")
+    # One index only, the key (bill, sequence): lines are read by bill, and written in bulk.
+    pk = models.CompositePrimaryKey("bill_id", "sequence")
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="lines", db_index=False)
     sequence = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=10)
-    code = models.SlugField(max_length=40)
+    code = models.CharField(max_length=40)
     description = models.CharField(max_length=200)
     quantity = models.DecimalField(max_digits=16, decimal_places=4)
     unit = models.CharField(max_length=10, blank=True)
@@ -416,7 +445,6 @@ class BillLine(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["bill", "sequence"], name="bill_line_sequence"),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="bill_line_sequence_1"),
             models.CheckConstraint(
                 condition=Q(tax_rate__gte=0, tax_rate__lt=1), name="bill_line_tax_rate"
