@@ -82,9 +82,14 @@ def agreements(count: int) -> tuple[int, list[tuple[int, int]]]:
                    '[2025-01-01,)', 'active' FROM pairs
             RETURNING account_id, id
             """,
-            {"utility": first.account.utility_id, "customer": first.account.customer_id,
-             "premise": first.service_point.premise_id, "tariff": first.tariff_id, "n": count},
-        )  # fmt: skip
+            {
+                "utility": first.account.utility_id,
+                "customer": first.account.customer_id,
+                "premise": first.service_point.premise_id,
+                "tariff": first.tariff_id,
+                "n": count,
+            },
+        )
         rows = sorted(cursor.fetchall())
     return first.account.utility_id, rows
 
@@ -99,11 +104,15 @@ def copy_rows(table: str, columns: str, text: str) -> None:
         copy.write(text)
 
 
-BILL_COLUMNS = ("id, account_id, agreement_id, kind, status, period, bill_date, due_date, "
-                "issued_at, currency, language, consumption_kwh, estimated, subtotal, tax_total, "
-                "total, readings, created_at")  # fmt: skip
-LINE_COLUMNS = ("bill_id, sequence, kind, code, description, quantity, unit, unit_price, "
-                "amount_unrounded, amount, tax_rate, tax_amount")  # fmt: skip
+BILL_COLUMNS = (
+    "id, account_id, agreement_id, kind, status, period, bill_date, due_date, "
+    "issued_at, currency, language, consumption_kwh, estimated, subtotal, tax_total, "
+    "total, readings, created_at"
+)
+LINE_COLUMNS = (
+    "bill_id, sequence, kind, code, description, quantity, unit, unit_price, "
+    "amount_unrounded, amount, tax_rate, tax_amount"
+)
 
 
 def texts(ids: list[int], pairs: list[tuple[int, int]], now: datetime) -> tuple[str, str]:
@@ -154,14 +163,18 @@ def main() -> None:
         copy_rows("billing_billline", LINE_COLUMNS, line_text)
     guarded = time.perf_counter() - started
 
-    print(json.dumps({
-        "bills": count,
-        "lines": count * len(TIERS),
-        "bills_per_second_billing_tables": round(count / guarded),
-        "bills_per_second_bare_tables": round(count / bare),
-        "billing_tables_seconds": round(guarded, 2),
-        "bare_tables_seconds": round(bare, 2),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bills": count,
+                "lines": count * len(TIERS),
+                "bills_per_second_billing_tables": round(count / guarded),
+                "bills_per_second_bare_tables": round(count / bare),
+                "billing_tables_seconds": round(guarded, 2),
+                "bare_tables_seconds": round(bare, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -66,39 +66,74 @@ def credentials() -> SigningCredentials:
 
 def document(bill_id: int) -> BillDocumentData:
     lines = tuple(
-        BillLineView(n, "energy", f"tier-{n}", f"Điện sinh hoạt bậc {n}", D(k), "kWh", D(p),
-                     D(k * p), D(k * p), D("0.08"), D(k * p) * D("0.08"))
+        BillLineView(
+            n,
+            "energy",
+            f"tier-{n}",
+            f"Điện sinh hoạt bậc {n}",
+            D(k),
+            "kWh",
+            D(p),
+            D(k * p),
+            D(k * p),
+            D("0.08"),
+            D(k * p) * D("0.08"),
+        )
         for n, k, p in TIERS
-    )  # fmt: skip
+    )
     history = tuple(
         UsagePoint(DatePeriod(date(2024, m, 1), date(2024, m + 1, 1)), D(250 + m), False)
         for m in range(1, 12)
     )
     payload = vietqr_payload(
-        VietQRRequest("970436", "0071000888999", amount_vnd=798660, bill_number=str(bill_id),
-                      purpose="TIEN DIEN PE0100900001")
-    )  # fmt: skip
+        VietQRRequest(
+            "970436",
+            "0071000888999",
+            amount_vnd=798660,
+            bill_number=str(bill_id),
+            purpose="TIEN DIEN PE0100900001",
+        )
+    )
     return BillDocumentData(
-        bill_id=bill_id, kind="original", language="vi", legal_language="vi", currency="VND",
+        bill_id=bill_id,
+        kind="original",
+        language="vi",
+        legal_language="vi",
+        currency="VND",
         utility_name="Tổng công ty Điện lực Thành phố Hồ Chí Minh",
-        utility_address="35 Tôn Đức Thắng, Phường Sài Gòn", utility_tax_code="0300951119",
-        customer_name="Nguyễn Văn An", account_number="PE0100900001",
+        utility_address="35 Tôn Đức Thắng, Phường Sài Gòn",
+        utility_tax_code="0300951119",
+        customer_name="Nguyễn Văn An",
+        account_number="PE0100900001",
         service_address="1 Nguyễn Huệ, Phường Sài Gòn",
-        period=DatePeriod(date(2024, 12, 1), date(2025, 1, 1)), bill_date=date(2025, 1, 2),
-        due_date=date(2025, 1, 9), issued_at=datetime(2025, 1, 2, tzinfo=UTC),
-        consumption_kwh=D(300), estimated=False, lines=lines, subtotal=D(739500),
-        tax_total=D(59160), total=D(798660), history=history, vietqr_payload=payload,
-    )  # fmt: skip
+        period=DatePeriod(date(2024, 12, 1), date(2025, 1, 1)),
+        bill_date=date(2025, 1, 2),
+        due_date=date(2025, 1, 9),
+        issued_at=datetime(2025, 1, 2, tzinfo=UTC),
+        consumption_kwh=D(300),
+        estimated=False,
+        lines=lines,
+        subtotal=D(739500),
+        tax_total=D(59160),
+        total=D(798660),
+        history=history,
+        vietqr_payload=payload,
+    )
 
 
 def invoice(number: int) -> InvoiceData:
     return InvoiceData(
-        form="1", symbol="K25TAA", number=number, issue_date=date(2025, 1, 2),
+        form="1",
+        symbol="K25TAA",
+        number=number,
+        issue_date=date(2025, 1, 2),
         seller=Party("EVN HCMC", "35 Tôn Đức Thắng", "0300951119"),
         buyer=Party("Nguyễn Văn An", "1 Nguyễn Huệ", customer_code="PE0100900001"),
-        lines=tuple(InvoiceLine(f"Điện sinh hoạt bậc {n}", "kWh", D(k), D(p), D(k * p), D("0.08"))
-                    for n, k, p in TIERS),
-    )  # fmt: skip
+        lines=tuple(
+            InvoiceLine(f"Điện sinh hoạt bậc {n}", "kWh", D(k), D(p), D(k * p), D("0.08"))
+            for n, k, p in TIERS
+        ),
+    )
 
 
 def rate(count: int, work: Callable[[int], object]) -> float:
