@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from psycopg.types.range import Range
@@ -227,7 +227,7 @@ def get_effective_due_date(*, utility_id: int, due_date: date) -> date:
 
 def is_late_charge_allowed(*, utility_id: int, on_date: date) -> bool:
     """Whether a late charge may accrue on ``on_date``: not inside a live blackout window."""
-    day = DatePeriod(on_date, on_date.fromordinal(on_date.toordinal() + 1))
+    day = DatePeriod(on_date, on_date + timedelta(days=1))
     return is_late_charge_allowed_on(on_date, get_blackouts(utility_id=utility_id, period=day))
 
 
