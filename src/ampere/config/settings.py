@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "ampere.rating",
     "ampere.accounts",
     "ampere.metering",
+    "ampere.billing",
     "ampere.api",
     "ampere.backoffice",
     "ampere.cli",
@@ -134,6 +135,14 @@ MEDIA_ROOT = DATA_DIR / "media"
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ACKS_LATE = True
+
+# E-invoice signing keys and certificates, <utility code>.key.pem and .cert.pem (never in git).
+EINVOICE_CREDENTIALS_DIR = Path(
+    os.environ.get("AMPERE_EINVOICE_CREDENTIALS_DIR", DATA_DIR / "einvoice")
+).resolve()
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = DATA_DIR / "outbox"

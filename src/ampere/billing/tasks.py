@@ -1,0 +1,38 @@
+"""Background work of billing: thin entry points that take ids and call one operation.
+
+Enqueued with ``transaction.on_commit`` after a bill is issued (never inside a bill run's
+transaction). Idempotent: a repeated delivery returns what the first one made.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
+
+
+@shared_task(
+    name="billing.render_bill_pdf",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def render_bill_pdf(bill_id: int) -> str:
+    """Render the PDF of an issued bill; returns its storage path."""
+    from ampere.billing.operations import render_bill_document
+
+    return render_bill_document(bill_id=bill_id, now=timezone.now()).path
+
+
+@shared_task(
+    name="billing.issue_einvoice",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def issue_einvoice(bill_id: int) -> str:
+    """Issue the signed e-invoice of an issued VND bill; returns "symbol/number"."""
+    from ampere.billing.operations import issue_einvoice as issue
+
+    ref = issue(bill_id=bill_id, now=timezone.now())
+    return f"{ref.symbol}/{ref.number}"
