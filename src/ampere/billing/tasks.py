@@ -36,3 +36,27 @@ def issue_einvoice(bill_id: int) -> str:
 
     ref = issue(bill_id=bill_id, now=timezone.now())
     return f"{ref.symbol}/{ref.number}"
+
+
+@shared_task(
+    name="billing.run_bill_partition",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+)
+def run_bill_partition(partition_id: int) -> str:
+    """Bill one partition of a bill run (idempotent: a partition done or held by another worker
+    is left as it is); returns what happened."""
+    from ampere.billing.runs import run_partition
+
+    return run_partition(partition_id=partition_id, now=timezone.now()).status
+
+
+@shared_task(name="billing.render_partition_documents")
+def render_partition_documents(partition_id: int) -> dict[str, int]:
+    """Render the PDF (and, for VND bills, issue the e-invoice) of each issued bill of a bill
+    run's partition; a bill done before is skipped. Queued after the partition commits."""
+    from ampere.billing.runs import render_partition_documents as render
+
+    return render(partition_id=partition_id, now=timezone.now())
