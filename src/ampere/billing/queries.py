@@ -486,3 +486,8 @@ def get_bill_document_data(*, bill_id: int) -> BillDocumentData:
         history=tuple(history),
         vietqr_payload=payload,
     )
+
+
+def has_bills(*, utility_id: int) -> bool:
+    """Whether any bill was made for the utility's accounts."""
+    return Bill.objects.filter(account__utility_id=utility_id).exists()

@@ -623,7 +623,9 @@ def add_programs(targets: Targets) -> None:
             index = position[agreement_id]
             targets.programs[index] = targets.programs[index] | {program}
             if program == "sdp":
-                tons = Decimal(str((details or {}).get("ac_tons", "0")))
+                # Django's connection hands JSON over as text.
+                plain = json.loads(details) if isinstance(details, str) else details
+                tons = Decimal(str((plain or {}).get("ac_tons", "0")))
                 targets.sdp_tons_milli[index] = int(tons * 1000)
 
 
@@ -1026,9 +1028,10 @@ def _price_tariff(
         usage = usages[index]
         tou: tuple[str, ...] = ()
         if needs.tou_periods and usage.tou_wh is not None:
-            names = {_normal(k): k for k in usage.tou_wh}
-            if set(names) == set(periods):
-                tou = tuple(sorted(periods[n] for n in names))
+            names = {_normal(k) for k in usage.tou_wh}
+            # Registers give every period; interval data only the periods the days touched.
+            if names == set(periods) or (usage.from_intervals and names <= set(periods)):
+                tou = tuple(sorted(periods.values()))
         if needs.needs_tou and not tou:
             refuse(
                 index,
@@ -1083,7 +1086,7 @@ def _rate_shape(
             for i in members:
                 found = usages[i].tou_wh
                 assert found is not None
-                values.append(next(v for k, v in found.items() if _normal(k) == key))
+                values.append(next((v for k, v in found.items() if _normal(k) == key), 0))
             tou_wh[name] = np.array(values, np.int64)
     batch = RegisterBatch(
         period_start=np.array([targets.start[i] for i in members], "datetime64[D]"),
