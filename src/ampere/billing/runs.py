@@ -418,6 +418,7 @@ def run_partition(*, partition_id: int, now: datetime) -> PartitionOutcome:
             if locked[0] == PartitionStatus.DONE:
                 return PartitionOutcome(partition_id, "done")
             context = _run_context(run_id)
+            tune_session()
             counts = _bill_partition(context, partition_id, locked[1], locked[2], now)
             BillRunPartition.objects.filter(id=partition_id).update(
                 status=PartitionStatus.DONE,
@@ -453,6 +454,18 @@ def run_partition(*, partition_id: int, now: datetime) -> PartitionOutcome:
         counts.skipped,
         counts.exceptions,
     )
+
+
+def tune_session() -> None:
+    """Settings of this transaction for bulk work: no JIT (compiling the consumption query
+    costs a second per partition and saves nothing), room to sort in memory, and a commit that
+    does not wait for its WAL to reach the disk. The last is safe here: a crash can lose only
+    the last partitions committed, whole (their ``done`` with them), and the run bills them
+    again when it resumes; a later durable commit that depends on them flushes them first."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def models_F_plus_one() -> Any:
@@ -1402,6 +1415,7 @@ def bill_targets(
     bill_of = dict(zip(facts.index, ids, strict=True))
     outcome.by_target = bill_of
     _write(
+        clock=clock,
         context=context,
         targets=targets,
         usages=usages,
@@ -1415,7 +1429,6 @@ def bill_targets(
         due_date=due_date,
         outcome=outcome,
     )
-    clock.lap("write")
     if exceptions and partition_id is not None:
         _write_exceptions(context, targets, partition_id, exceptions, now)
     return outcome
@@ -1423,6 +1436,7 @@ def bill_targets(
 
 def _write(
     *,
+    clock: _Clock,
     context: _Run,
     targets: Targets,
     usages: list[Usage],
@@ -1493,6 +1507,7 @@ def _write(
             )
 
     _copy(f"COPY billing_bill ({BILL_COLUMNS}) FROM STDIN", bills())
+    clock.lap("write_bills")
 
     def lines() -> Iterator[str]:
         for item in priced:
@@ -1536,11 +1551,14 @@ def _write(
                     )
 
     _copy(f"COPY billing_billline ({LINE_COLUMNS}) FROM STDIN", lines())
+    clock.lap("write_lines")
     if held_rows:
         _copy("COPY billing_billhold (bill_id, code, detail) FROM STDIN", iter(held_rows))
     if charges:
         copy_entries(rows=charges, created_by=context.created_by, now=now)
+        clock.lap("write_ledger")
         settle_credits(account_ids=sorted({c.account_id for c in charges}), now=now)
+        clock.lap("settle_credits")
 
 
 def _write_exceptions(
