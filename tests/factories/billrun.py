@@ -60,14 +60,21 @@ def scene(*, schedule: bool = True) -> Scene:
     return Scene(utility_id, cycle_id)
 
 
-def read(agreement: ServiceAgreement, on: date, value: Decimal | int, code: str = "kwh") -> None:
+def read(
+    agreement: ServiceAgreement,
+    on: date,
+    value: Decimal | int,
+    *,
+    code: str = "kwh",
+    hour: int = 10,
+) -> None:
     """An actual handheld read of the agreement's meter on a date (10:00 local time)."""
     installation = Installation.objects.get(service_point_id=agreement.service_point_id)
     register = Register.objects.get(meter_id=installation.meter_id, code=code)
     RegisterRead.objects.create(
         register=register,
         installation=installation,
-        read_at=local_midnight(on, TZ) + timedelta(hours=10),
+        read_at=local_midnight(on, TZ) + timedelta(hours=hour),
         read_date=on,
         value=Decimal(value),
         source="handheld",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 
 from django.db import connection, transaction
 
@@ -85,7 +86,7 @@ def install_demo_billing(*, utility_code: str, valid_from: date) -> DemoBillingR
             months = {month for month, _ in taken}
             periods = [period for _, period in taken]
             new = []
-            for previous, current in zip(dates, dates[1:], strict=False):
+            for previous, current in pairwise(dates):
                 month = current.replace(day=1)
                 period = DatePeriod(previous, current)
                 if month in months or any(period.overlaps(p) for p in periods):

@@ -209,6 +209,7 @@ def hold_candidates(
     consumption_wh: npt.NDArray[np.int64],
     days: npt.NDArray[np.int64],
     estimated: npt.NDArray[np.bool_],
+    live: npt.NDArray[np.bool_],
     history_count: npt.NDArray[np.int64],
     history_sum_wh: npt.NDArray[np.int64],
     history_per_day_centi: npt.NDArray[np.int64],
@@ -222,7 +223,7 @@ def hold_candidates(
     hundredths (rounded either way: the check allows one hundredth on each side), and how many
     of the newest previous bills in a row were estimated.
     """
-    candidates = total_minor <= 0
+    candidates = (total_minor < 0) | ((total_minor == 0) & live)
     if policy.max_total is not None:
         limit = policy.max_total.scaleb(minor_digits)
         candidates |= total_minor > int(limit.to_integral_value(rounding="ROUND_FLOOR"))

@@ -1270,6 +1270,7 @@ def _holds(
         consumption_wh=np.array(facts.wh, np.int64),
         days=days,
         estimated=np.array([usages[i].source == "estimated" for i in facts.index], np.bool_),
+        live=np.array([targets.live[i] for i in facts.index], np.bool_),
         history_count=history_count,
         history_sum_wh=history_sum,
         history_per_day_centi=per_day_centi,
