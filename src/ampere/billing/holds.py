@@ -223,14 +223,14 @@ def hold_candidates(
     hundredths (rounded either way: the check allows one hundredth on each side), and how many
     of the newest previous bills in a row were estimated.
     """
-    candidates = (total_minor < 0) | ((total_minor == 0) & live)
+    candidates: npt.NDArray[np.bool_] = (total_minor < 0) | ((total_minor == 0) & live)
     if policy.max_total is not None:
         limit = policy.max_total.scaleb(minor_digits)
         candidates |= total_minor > int(limit.to_integral_value(rounding="ROUND_FLOOR"))
     if policy.max_consecutive_estimates is not None:
         candidates |= estimated & (1 + leading_estimates > policy.max_consecutive_estimates)
     if policy.high_kwh_ratio is None and policy.low_kwh_ratio is None:
-        return candidates
+        return np.asarray(candidates, dtype=np.bool_)
     known = history_count > 0
     if policy.compare_per_day:
         # Bill kWh per day in hundredths, half-up (± 1 covers any rounding difference).
@@ -254,4 +254,4 @@ def hold_candidates(
     if policy.low_kwh_ratio is not None:
         low, places = _scaled(policy.low_kwh_ratio)
         ratio |= (low_current * 10**places <= low * low_base) & (low_current < low_base)
-    return candidates | (known & ~floored & ratio)
+    return np.asarray(candidates | (known & ~floored & ratio), dtype=np.bool_)

@@ -744,6 +744,7 @@ class BillRunPartition(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)  # seconds per step of the last attempt
     error = models.TextField(blank=True)
+    worker = models.CharField(max_length=100, blank=True)  # who took it last
 
     class Meta:
         constraints = [

@@ -227,9 +227,9 @@ def start_bill_run(
                 INSERT INTO billing_billrunpartition (
                     run_id, number, first_account_id, last_account_id, account_count, status,
                     attempts, agreements, bills_issued, bills_held, skipped, exceptions,
-                    estimated_reads, amount_posted, lines, timings, error)
+                    estimated_reads, amount_posted, lines, timings, error, worker)
                 SELECT %(run)s, part + 1, min(account_id), max(account_id), count(*), 'pending',
-                       0, 0, 0, 0, 0, 0, 0, 0, 0, '{}', ''
+                       0, 0, 0, 0, 0, 0, 0, 0, 0, '{}', '', ''
                 FROM members GROUP BY part
                 RETURNING account_count
                 """,
@@ -380,7 +380,7 @@ def _run_context(run_id: int) -> _Run:
 # --- billing one partition --------------------------------------------------------------------
 
 
-def run_partition(*, partition_id: int, now: datetime) -> PartitionOutcome:
+def run_partition(*, partition_id: int, now: datetime, worker: str = "") -> PartitionOutcome:
     """Bill one partition in one transaction; idempotent (a partition done is not billed again;
     one another worker holds is left to it). A failure rolls the partition back whole, is
     recorded on its row with the error, and is raised again."""
@@ -404,6 +404,7 @@ def run_partition(*, partition_id: int, now: datetime) -> PartitionOutcome:
             started_at=now,
             finished_at=None,
             error="",
+            worker=worker[:100],
         )
     try:
         with transaction.atomic():
@@ -1596,13 +1597,15 @@ def execute_bill_run(
     run_id: int,
     now: Callable[[], datetime],
     progress: Callable[[PartitionOutcome], None] | None = None,
+    worker: str = "in-process",
 ) -> list[PartitionOutcome]:
     """Bill the partitions of a run not done yet, in this process, one after the other; a
-    failed partition is recorded and the others go on. ``now`` is read per partition."""
+    failed partition is recorded and the others go on. ``now`` is read per partition. Several
+    processes may do this at once: each partition is billed by one of them."""
     outcomes: list[PartitionOutcome] = []
     for partition_id in pending_partition_ids(run_id=run_id):
         try:
-            outcome = run_partition(partition_id=partition_id, now=now())
+            outcome = run_partition(partition_id=partition_id, now=now(), worker=worker)
         except Exception as error:
             outcome = PartitionOutcome(partition_id, "failed", error=str(error))
         outcomes.append(outcome)

@@ -6,6 +6,8 @@ transaction). Idempotent: a repeated delivery returns what the first one made.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
@@ -39,18 +41,20 @@ def issue_einvoice(bill_id: int) -> str:
 
 
 @shared_task(
+    bind=True,
     name="billing.run_bill_partition",
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
     acks_late=True,
 )
-def run_bill_partition(partition_id: int) -> str:
+def run_bill_partition(self: Any, partition_id: int) -> str:
     """Bill one partition of a bill run (idempotent: a partition done or held by another worker
     is left as it is); returns what happened."""
     from ampere.billing.runs import run_partition
 
-    return run_partition(partition_id=partition_id, now=timezone.now()).status
+    worker = f"celery:{self.request.hostname or ''}"
+    return run_partition(partition_id=partition_id, now=timezone.now(), worker=worker).status
 
 
 @shared_task(name="billing.render_partition_documents")

@@ -67,6 +67,7 @@ class Migration(migrations.Migration):
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('timings', models.JSONField(blank=True, default=dict)),
                 ('error', models.TextField(blank=True)),
+                ('worker', models.CharField(blank=True, max_length=100)),
             ],
         ),
         migrations.CreateModel(

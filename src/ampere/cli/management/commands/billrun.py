@@ -7,6 +7,8 @@ the Celery workers and this command shows their progress until the run is done.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from argparse import ArgumentParser
 from datetime import UTC, date, datetime
@@ -125,7 +127,8 @@ class Command(BaseCommand):
                     if outcome.status == "done":
                         bar.advance(task)
 
-                execute_bill_run(run_id=ref.id, now=_now, progress=advance)
+                worker = f"cli:{socket.gethostname()}:{os.getpid()}"
+                execute_bill_run(run_id=ref.id, now=_now, progress=advance, worker=worker)
         progress = get_run_progress(run_id=ref.id)
         seconds = time.perf_counter() - started
         self.stdout.write(
