@@ -1,4 +1,5 @@
-"""`ampere access grant|token`: let a login act for a customer; issue a bearer token."""
+"""`ampere access grant|token`: the API's credentials for people — let a login act for a
+customer; issue a bearer token. It lives with the API because it manages the API's own records."""
 
 from __future__ import annotations
 
