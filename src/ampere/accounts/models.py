@@ -466,3 +466,19 @@ class LedgerAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credit_entry_id}→{self.debit_entry_id} {self.amount}"
+
+
+class CustomerAccess(models.Model):
+    """A login (Django user) that may act for a customer: see and pay its accounts' bills."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="customer_access")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="logins")
+    granted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "customer"], name="customer_access_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} → {self.customer_id}"

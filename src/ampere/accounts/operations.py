@@ -18,6 +18,7 @@ from ampere.accounts.models import (
     AccountNumberSeries,
     AgreementStatus,
     Customer,
+    CustomerAccess,
     CustomerKind,
     CustomerPhone,
     Holiday,
@@ -36,7 +37,7 @@ from ampere.accounts.models import (
 from ampere.accounts.numbers import RULES, NumberScheme, format_number
 from ampere.accounts.phones import is_mobile, to_e164
 from ampere.accounts.presets import PRESETS
-from ampere.accounts.queries import UtilityNotFound
+from ampere.accounts.queries import UtilityNotFound, find_account
 from ampere.accounts.text import search_key
 from ampere.accounts.types import (
     AccountRef,
@@ -419,3 +420,16 @@ def enrol(
             ) from None
         raise
     return row.id
+
+
+def grant_customer_access(*, user_id: int, account_number: str, now: datetime) -> int:
+    """Let a login act for the customer who holds ``account_number`` (new or legacy number).
+
+    Returns the customer id; raises AccountNotFound / InvalidAccountNumber.
+    """
+    account = find_account(number=account_number)
+    customer_id = Account.objects.values_list("customer_id", flat=True).get(id=account.id)
+    CustomerAccess.objects.get_or_create(
+        user_id=user_id, customer_id=customer_id, defaults={"granted_at": now}
+    )
+    return customer_id

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection
 
-from ampere.accounts.models import Account, Holiday, LedgerEntry, LegacyAccountNumber, Utility
+from ampere.accounts.models import (
+    Account,
+    CustomerAccess,
+    Holiday,
+    LedgerEntry,
+    LegacyAccountNumber,
+    Utility,
+)
 from ampere.accounts.numbers import NumberScheme, validate_number
 from ampere.accounts.phones import InvalidPhone, to_e164
 from ampere.accounts.text import search_key
@@ -236,3 +244,66 @@ def _phone_candidates(term: str) -> set[str]:
         except InvalidPhone:
             continue
     return candidates
+
+
+def get_customer_ids_for_user(*, user_id: int) -> frozenset[int]:
+    """The customers a login may act for."""
+    return frozenset(
+        CustomerAccess.objects.filter(user_id=user_id).values_list("customer_id", flat=True)
+    )
+
+
+def get_account_customer_id(*, account_id: int) -> int | None:
+    return Account.objects.filter(id=account_id).values_list("customer_id", flat=True).first()
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    id: int
+    number: str
+    utility_code: str
+    customer_name: str
+    status: str
+    opened_on: date
+    balance: Money
+    open_items: list[OpenItem]
+
+
+def get_account_summary(*, account_id: int) -> AccountSummary:
+    """Number, holder, balance and open items of one account (three queries)."""
+    row = (
+        Account.objects.filter(id=account_id)
+        .values_list("id", "number", "utility__code", "customer__name", "status", "opened_on")
+        .first()
+    )
+    if row is None:
+        raise AccountNotFound(f"no account with id {account_id}", field="account")
+    return AccountSummary(
+        *row,
+        balance=get_balance(account_id=account_id),
+        open_items=get_open_items(account_id=account_id),
+    )
+
+
+@dataclass(frozen=True)
+class AccountListItem:
+    id: int
+    number: str
+    utility_code: str
+    customer_name: str
+    status: str
+
+
+def list_accounts(
+    *, customer_ids: frozenset[int] | None, account_ids: list[int] | None, limit: int, offset: int
+) -> list[AccountListItem]:
+    """Accounts of some customers, or of given ids (a search), ordered by number, paged."""
+    accounts = Account.objects.all()
+    if customer_ids is not None:
+        accounts = accounts.filter(customer_id__in=customer_ids)
+    if account_ids is not None:
+        accounts = accounts.filter(id__in=account_ids)
+    rows = accounts.order_by("number").values_list(
+        "id", "number", "utility__code", "customer__name", "status"
+    )[offset : offset + limit]
+    return [AccountListItem(*r) for r in rows]

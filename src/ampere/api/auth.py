@@ -1,8 +1,10 @@
 """Authentication of API callers.
 
-Partners (banks, gateways, POS vendors, head-ends) sign each request (see ``signing``); staff use
-their back-office session. Every partner call, accepted or refused, is written to ``ApiCall``;
-the unique (key, signature) pair there refuses a replayed request.
+Partners (banks, gateways, POS vendors, head-ends) sign each request (see ``signing``); people —
+staff and customers — use a session or a bearer token (``PortalAuth``), and
+``require_account_access`` gives a customer only the accounts of the customers they act for.
+Every partner call, accepted or refused, is written to ``ApiCall``; the unique (key, signature)
+pair there refuses a replayed request.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -22,9 +24,13 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import APIKeyHeader
+from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
 
+from ampere.accounts.queries import get_account_customer_id, get_customer_ids_for_user
 from ampere.api import signing
-from ampere.api.models import ApiCall, ApiClient, ApiKey
+from ampere.api.models import AccessToken, ApiCall, ApiClient, ApiKey
+from ampere.core.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -241,3 +247,95 @@ def partner_of(request: Any) -> Partner:
     if not isinstance(auth, Partner):
         raise AuthenticationError(message="a signed partner request is required")
     return auth
+
+
+# --- people: staff and customers ---------------------------------------------------------
+
+BEARER = "Bearer "
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A person calling the API: staff (sees every account) or a customer's login."""
+
+    user_id: int
+    username: str
+    is_staff: bool
+    customer_ids: frozenset[int]
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_access_token(*, user_id: int, name: str, days: int, now: datetime) -> str:
+    """A new bearer token for a login, valid ``days`` days; returned once, stored hashed."""
+    token = f"amp_{secrets.token_urlsafe(32)}"
+    AccessToken.objects.create(
+        user_id=user_id,
+        name=name,
+        token_sha256=_token_digest(token),
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    return token
+
+
+def _caller(user: Any) -> Caller:
+    return Caller(
+        user_id=user.id,
+        username=user.get_username(),
+        is_staff=bool(user.is_staff and user.is_active),
+        customer_ids=frozenset() if user.is_staff else get_customer_ids_for_user(user_id=user.id),
+    )
+
+
+class PortalAuth(AuthBase):
+    """Staff or customers: ``Authorization: Bearer <token>``, or the back-office/portal session
+    (with Django's CSRF check on unsafe methods)."""
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+
+    def __call__(self, request: HttpRequest) -> Caller | None:
+        header = request.headers.get("Authorization", "")
+        if header.startswith(BEARER):
+            row = (
+                AccessToken.objects.filter(
+                    token_sha256=_token_digest(header[len(BEARER) :].strip())
+                )
+                .select_related("user")
+                .first()
+            )
+            now = datetime.now(UTC)
+            if row is None or row.revoked_at is not None or row.expires_at <= now:
+                raise AuthenticationError(message="the bearer token is unknown, expired or revoked")
+            if not row.user.is_active:
+                raise AuthenticationError(message="the login is disabled")
+            return _caller(row.user)
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        if (request.method or "GET") not in SAFE_METHODS and check_csrf(request) is not None:
+            raise AuthenticationError(status_code=403, message="CSRF check failed")
+        return _caller(user)
+
+
+def caller_of(request: Any) -> Caller:
+    auth = getattr(request, "auth", None)
+    if not isinstance(auth, Caller):
+        raise AuthenticationError(message="log in or send a bearer token")
+    return auth
+
+
+def require_account_access(request: Any, account_id: int) -> Caller:
+    """The caller, if they may see the account; NotFound otherwise (an account a customer may
+    not see is, to them, an account that does not exist)."""
+    caller = caller_of(request)
+    if caller.is_staff:
+        return caller
+    customer_id = get_account_customer_id(account_id=account_id)
+    if customer_id is None or customer_id not in caller.customer_ids:
+        raise NotFound(f"no account with id {account_id}", field="account")
+    return caller

@@ -73,3 +73,17 @@ class ApiCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at} {self.key_id} {self.method} {self.path} {self.outcome}"
+
+
+class AccessToken(models.Model):
+    """A bearer token of a login (customer app, staff tool). Only its SHA-256 is stored."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"
