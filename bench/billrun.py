@@ -29,7 +29,7 @@ from typing import Any
 from _database import fresh_database
 
 NAME = "bench_billrun"
-TEMPLATE = "bench_billrun_setup"
+TEMPLATE = "bench_billrun_setup_{accounts}"
 AS_OF = date(2026, 10, 26)  # every demo cycle (reading days 1..25) has read in October
 SETUP_NOW = datetime(2026, 10, 26, 12, tzinfo=UTC)
 
@@ -53,7 +53,7 @@ def _template_exists(accounts: int) -> bool:
     with _admin() as conn:
         row = conn.execute(
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-            [TEMPLATE],
+            [TEMPLATE.format(accounts=accounts)],
         ).fetchone()
     return row is not None and row[0] == f"accounts={accounts}"
 
@@ -230,16 +230,16 @@ def main() -> None:
 
     if args.reuse and _template_exists(accounts):
         started = time.perf_counter()
-        _clone(TEMPLATE, NAME)
+        _clone(TEMPLATE.format(accounts=accounts), NAME)
         figures["setup_cloned_seconds"] = round(time.perf_counter() - started, 1)
-        print(f"set-up cloned from {TEMPLATE} in {figures['setup_cloned_seconds']} s")
+        print(f"set-up cloned in {figures['setup_cloned_seconds']} s")
     else:
         load_shipped_tariffs()
         setup = set_up(accounts)
         figures["setup_seconds"] = {k: round(v, 1) for k, v in setup.items()}
         print(f"set-up: {figures['setup_seconds']}")
         if args.reuse:
-            _clone(NAME, TEMPLATE, comment=f"accounts={accounts}")
+            _clone(NAME, TEMPLATE.format(accounts=accounts), comment=f"accounts={accounts}")
     run_ids, seconds = bill(args.workers, partition_size)
     from django.db import connection
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from django.db import connection, transaction
 
@@ -43,7 +44,7 @@ class Correction:
     reversal_id: int | None  # None when the cancelled bill was held (never posted)
     rebill_id: int
     rebill_status: str
-    rebill_total: object
+    rebill_total: Decimal
     hold_reasons: tuple[tuple[str, str], ...]
 
 
@@ -114,7 +115,8 @@ def cancel_and_rebill(*, bill_id: int, reason: str, by: str, now: datetime) -> C
             problem = outcome.exceptions[0]
             raise RebillRefused(f"{problem.code}: {problem.detail}", field="period")
         (rebill_id,) = outcome.bill_ids
-        status, total, reasons = outcome.bills[rebill_id]
+        status, total_minor, reasons = outcome.bills[rebill_id]
+        total = Decimal(total_minor).scaleb(-context.minor_digits)
         for made in (reversal_id, rebill_id if status == BillStatus.ISSUED else None):
             if made is not None:
                 transaction.on_commit(

@@ -458,15 +458,24 @@ def run_partition(*, partition_id: int, now: datetime, worker: str = "") -> Part
 
 
 def tune_session() -> None:
-    """Settings of this transaction for bulk work: no JIT (compiling the consumption query
-    costs a second per partition and saves nothing), room to sort in memory, and a commit that
-    does not wait for its WAL to reach the disk. The last is safe here: a crash can lose only
-    the last partitions committed, whole (their ``done`` with them), and the run bills them
-    again when it resumes; a later durable commit that depends on them flushes them first."""
+    """Settings of this transaction for bulk work:
+
+    - no JIT: compiling the consumption query costs a second per partition and saves nothing;
+    - index lookups priced as what they are for a run's working set (in memory or on SSD),
+      and no parallel workers (the run's workers use the cores): without these the planner
+      hashes whole tables of a million rows to join twenty thousand;
+    - room to sort in memory;
+    - a commit that does not wait for its WAL to reach the disk. Safe here: a crash can lose
+      only the last partitions committed, whole (their ``done`` with them), and the run bills
+      them again when it resumes; a later durable commit that depends on them flushes them.
+    """
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute(
+            "SELECT set_config('jit', 'off', true), set_config('random_page_cost', '1.1', true),"
+            " set_config('max_parallel_workers_per_gather', '0', true),"
+            " set_config('work_mem', '64MB', true),"
+            " set_config('synchronous_commit', 'off', true)"
+        )
 
 
 def models_F_plus_one() -> Any:
@@ -530,10 +539,7 @@ SELECT ag.account_id, ag.id, ag.service_point_id, t.code,
            AND ag.valid_period @> (CASE WHEN upper_inf(ag.valid_period) THEN %(end)s
                                    ELSE least(upper(ag.valid_period), %(end)s) END - 1),
        ag.households, ag.renter_occupants, ag.short_lease_undeclared,
-       c.preferred_language, p.baseline_region, p.all_electric,
-       EXISTS (SELECT 1 FROM billing_bill b
-               WHERE b.agreement_id = ag.id AND b.kind = 'original'
-                 AND b.period && daterange(%(start)s, %(end)s)) AS billed
+       c.preferred_language, p.baseline_region, p.all_electric, billed.found IS NOT NULL
 FROM billing_cycleassignment ca
 JOIN accounts_account a ON a.id = ca.account_id
 JOIN accounts_customer c ON c.id = a.customer_id
@@ -541,6 +547,14 @@ JOIN accounts_serviceagreement ag ON ag.account_id = ca.account_id
 JOIN rating_tariff t ON t.id = ag.tariff_id
 JOIN accounts_servicepoint sp ON sp.id = ag.service_point_id
 JOIN accounts_premise p ON p.id = sp.premise_id
+LEFT JOIN LATERAL (
+    -- Probed per agreement through its (agreement, period) index: a run re-billing a cycle
+    -- must not scan every bill of the run so far.
+    SELECT 1 AS found FROM billing_bill b
+    WHERE b.agreement_id = ag.id AND b.kind = 'original'
+      AND b.period && daterange(%(start)s, %(end)s)
+    LIMIT 1
+) billed ON true
 WHERE ca.cycle_id = %(cycle)s AND ca.valid_period @> %(day)s::date
   AND ca.account_id BETWEEN %(low)s AND %(high)s
   AND ag.status <> 'cancelled' AND ag.valid_period && daterange(%(start)s, %(end)s)
@@ -567,12 +581,27 @@ class Targets:
     programs: list[frozenset[str]] = field(default_factory=list)
     sdp_tons_milli: list[int] = field(default_factory=list)
     replaces: list[int | None] = field(default_factory=list)
+    _periods: dict[tuple[date, date], DatePeriod] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.agreement_id)
 
     def period(self, index: int) -> DatePeriod:
-        return DatePeriod(self.start[index], self.end[index])
+        key = (self.start[index], self.end[index])
+        found = self._periods.get(key)
+        if found is None:
+            found = self._periods[key] = DatePeriod(*key)
+        return found
+
+
+def int_array(values: Sequence[int]) -> str:
+    """A bigint[] parameter as its text form: psycopg dumps a list element by element in
+    Python, a run passes tens of thousands."""
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def date_array(values: Sequence[date]) -> str:
+    return "{" + ",".join(map(date.isoformat, values)) + "}"
 
 
 def _norm_centi(households: Decimal, renters: int | None) -> int:
@@ -631,7 +660,7 @@ def add_programs(targets: Targets) -> None:
             WHERE e.program IN ('care', 'fera', 'medical_baseline', 'sdp')
               AND e.valid_period @> (t.e2 - 1)
             """,
-            [targets.agreement_id, targets.start, targets.end],
+            [int_array(targets.agreement_id), date_array(targets.start), date_array(targets.end)],
         )
         for agreement_id, program, details in cursor.fetchall():
             index = position[agreement_id]
@@ -868,8 +897,8 @@ class Outcome:
     lines: int = 0
     bill_ids: list[int] = field(default_factory=list)
     exceptions: list[Unbilled] = field(default_factory=list)
-    # bill id → (status, total) for one-at-a-time callers (rebills)
-    bills: dict[int, tuple[str, Decimal, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
+    # bill id → (status, total in minor units, hold reasons) for one-at-a-time callers
+    bills: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
     by_target: dict[int, int] = field(default_factory=dict)  # target index → bill id
 
 
@@ -1243,7 +1272,7 @@ def _holds(
     if needed:
         position = {a: n for n, a in enumerate(agreements)}
         with connection.cursor() as cursor:
-            cursor.execute(_HISTORY_SQL, [agreements, starts, needed])
+            cursor.execute(_HISTORY_SQL, [int_array(agreements), date_array(starts), needed])
             records = cursor.fetchall()
         per_day: dict[int, list[Decimal]] = defaultdict(list)
         broken: set[int] = set()
@@ -1321,7 +1350,7 @@ def _history_periods(
                 ORDER BY b.period DESC LIMIT %s) b
             ORDER BY t.agreement_id, b.period DESC
             """,
-            [agreements, starts, limit],
+            [int_array(agreements), date_array(starts), limit],
         )
         found: dict[int, list[tuple[DatePeriod, Decimal, bool]]] = defaultdict(list)
         for agreement_id, period, kwh, estimated in cursor.fetchall():
@@ -1339,10 +1368,6 @@ def _reserve_ids(count: int) -> list[int]:
             [count],
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def _number(value: int, exp: int) -> str:
-    return f"{value}e{exp}" if exp else str(value)
 
 
 def _copy(sql: str, chunks: Iterator[str]) -> None:
@@ -1453,7 +1478,6 @@ def _write(
     outcome: Outcome,
 ) -> None:
     minor = context.minor_digits
-    scale = Decimal(1).scaleb(-minor)
     stamp = now.isoformat()
     run_text = str(context.id) if context.id else NULL
     cycle_text = NULL if context.cycle_id is None else str(context.cycle_id)
@@ -1462,53 +1486,67 @@ def _write(
     charges: list[ChargeRow] = []
     held_rows: list[str] = []
 
+    minor_suffix = f"e-{minor}" if minor else ""
+    currency_text = context.currency
+    bill_day_text = bill_day.isoformat()
+    due_text = NULL if owed_due is None else owed_due.isoformat()
+    # The text of "kind, status, ..., period" is shared by every bill of a period.
+    fixed = f"{cycle_text}\t{run_text}\t{kind}\t"
+    periods: dict[tuple[date, date], str] = {}
+    posted_minor = 0
+
     def bills() -> Iterator[str]:
+        nonlocal posted_minor
+        account_ids, agreement_ids = targets.account_id, targets.agreement_id
+        starts, ends, languages = targets.start, targets.end, targets.language
         for n, index in enumerate(facts.index):
             bill_id = bill_of[index]
             total = facts.total[n]
             held = index in reasons
-            status = "held" if held else "issued"
-            due = owed_due if (not held and total > 0) else None
             usage = usages[index]
             replaces = targets.replaces[index]
             outcome.bill_ids.append(bill_id)
-            outcome.bills[bill_id] = (status, Decimal(total) * scale, reasons.get(index, ()))
+            key = (starts[index], ends[index])
+            period = periods.get(key)
+            if period is None:
+                period = periods[key] = f"[{key[0]},{key[1]})\t{bill_day_text}"
             if held:
                 outcome.held += 1
+                status, due, issued = "held", NULL, NULL
                 for code, detail in reasons[index]:
                     held_rows.append(f"{bill_id}\t{_text(code)}\t{_text(detail[:300])}\n")
             else:
                 outcome.issued += 1
+                status, due, issued = "issued", NULL, stamp
                 if total > 0:
-                    amount = Decimal(total) * scale
-                    outcome.amount_posted += amount
-                    end = targets.end[index] - timedelta(days=1)
+                    due = due_text
+                    posted_minor += total
+                    end = key[1] - timedelta(days=1)
                     charges.append(
                         ChargeRow(
-                            account_id=targets.account_id[index],
+                            account_id=account_ids[index],
                             kind="charge",
-                            amount=amount,
-                            currency=context.currency,
+                            amount=Decimal(total).scaleb(-minor),
+                            currency=currency_text,
                             value_date=bill_day,
-                            due_date=due,
+                            due_date=owed_due,
                             source_type="bill",
                             source_id=str(bill_id),
-                            description=f"Bill {bill_id} {targets.start[index]}..{end}",
+                            description=f"Bill {bill_id} {key[0]}..{end}",
                         )
                     )
+            outcome.bills[bill_id] = (status, total, reasons.get(index, ()))
             yield (
-                f"{bill_id}\t{targets.account_id[index]}\t{targets.agreement_id[index]}\t"
-                f"{cycle_text}\t{run_text}\t{kind}\t{status}\t"
-                f"[{targets.start[index]},{targets.end[index]})\t{bill_day}\t"
-                f"{NULL if due is None else due}\t{NULL if held else stamp}\t"
-                f"{context.currency}\t{targets.language[index]}\t"
-                f"{_number(facts.wh[n], -3)}\t{'t' if usage.source == 'estimated' else 'f'}\t"
-                f"{_number(facts.subtotal[n], -minor)}\t{_number(facts.tax_total[n], -minor)}\t"
-                f"{_number(total, -minor)}\t{NULL if replaces is None else replaces}\t[]\t"
+                f"{bill_id}\t{account_ids[index]}\t{agreement_ids[index]}\t{fixed}{status}\t"
+                f"{period}\t{due}\t{issued}\t{currency_text}\t{languages[index]}\t"
+                f"{facts.wh[n]}e-3\t{'t' if usage.source == 'estimated' else 'f'}\t"
+                f"{facts.subtotal[n]}{minor_suffix}\t{facts.tax_total[n]}{minor_suffix}\t"
+                f"{total}{minor_suffix}\t{NULL if replaces is None else replaces}\t[]\t"
                 f"{stamp}\n"
             )
 
     _copy(f"COPY billing_bill ({BILL_COLUMNS}) FROM STDIN", bills())
+    outcome.amount_posted = Decimal(posted_minor).scaleb(-minor)
     clock.lap("write_bills")
 
     def lines() -> Iterator[str]:
@@ -1522,35 +1560,31 @@ def _write(
                     f"\t{item.line_kinds[c]}\t{_text(item.line_codes[c])}\t"
                     f"{_text(column.description[:200])}\t"
                 )
-                unit = _text(column.unit[:10])
-                rate = str(item.line_rates[c])
+                unit = f"\t{_text(column.unit[:10])}\t"
+                rate = f"\t{item.line_rates[c]}\t"
                 quantity = column.quantity[where]
                 price = column.price[where]
                 unrounded, unrounded_exp = unrounded_amounts(
                     quantity, column.quantity_exp, price, column.price_exp, column.proration
                 )
-                unrounded_list = (
-                    unrounded.tolist() if isinstance(unrounded, np.ndarray) else unrounded
-                )
-                for k, (position, q, p, u, amount, tax, seq) in enumerate(
-                    zip(
-                        where.tolist(),
-                        quantity.tolist(),
-                        price.tolist(),
-                        unrounded_list,
-                        column.rounded[where].tolist(),
-                        item.line_tax[c, where].tolist(),
-                        item.sequence[c, where].tolist(),
-                        strict=True,
-                    )
+                q_suffix = f"e{column.quantity_exp}" if column.quantity_exp else ""
+                p_suffix = f"e{column.price_exp}" if column.price_exp else ""
+                u_suffix = f"e{unrounded_exp}" if unrounded_exp else ""
+                for position, q, pr, u, amount, tax, seq in zip(
+                    where.tolist(),
+                    quantity.tolist(),
+                    price.tolist(),
+                    unrounded.tolist() if isinstance(unrounded, np.ndarray) else unrounded,
+                    column.rounded[where].tolist(),
+                    item.line_tax[c, where].tolist(),
+                    item.sequence[c, where].tolist(),
+                    strict=True,
                 ):
-                    del k
-                    outcome.lines += 1
                     yield (
-                        f"{ids[position]}\t{seq}{head}{_number(q, column.quantity_exp)}\t{unit}\t"
-                        f"{_number(p, column.price_exp)}\t{_number(u, unrounded_exp)}\t"
-                        f"{_number(amount, -minor)}\t{rate}\t{_number(tax, -minor)}\n"
+                        f"{ids[position]}\t{seq}{head}{q}{q_suffix}{unit}{pr}{p_suffix}\t"
+                        f"{u}{u_suffix}\t{amount}{minor_suffix}{rate}{tax}{minor_suffix}\n"
                     )
+                outcome.lines += len(where)
 
     _copy(f"COPY billing_billline ({LINE_COLUMNS}) FROM STDIN", lines())
     clock.lap("write_lines")

@@ -173,10 +173,12 @@ def consumption_for_billing(
     _check_requests(requests)
     if not requests:
         return []
-    arrays: list[list[Any]] = [
-        [r.service_point_id for r in requests],
-        [r.period.start for r in requests],
-        [r.period.end for r in requests],
+    # Arrays go as their text form: psycopg dumps a list element by element in Python, and a
+    # bill run asks for tens of thousands of service points at once.
+    arrays: list[Any] = [
+        "{" + ",".join(str(r.service_point_id) for r in requests) + "}",
+        "{" + ",".join(r.period.start.isoformat() for r in requests) + "}",
+        "{" + ",".join(r.period.end.isoformat() for r in requests) + "}",  # type: ignore[union-attr]
     ]
     rows: list[ConsumptionRow] = []
     with connection.cursor() as cursor:
@@ -234,7 +236,7 @@ def tou_ranges(
 def _interval_consumption(
     cursor: Any,
     requests: Sequence[ConsumptionRequest],
-    arrays: list[list[Any]],
+    arrays: list[Any],
     tou: TouCalendar,
 ) -> list[ConsumptionRow]:
     start = min(r.period.start for r in requests)

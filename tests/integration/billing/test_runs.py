@@ -270,7 +270,7 @@ def partition_queries(count: int) -> list[str]:
     return [q["sql"].split()[0].upper() for q in queries.captured_queries]
 
 
-PARTITION_QUERIES = 25
+PARTITION_QUERIES = 23
 
 
 @pytest.mark.parametrize("count", [3, 12])
