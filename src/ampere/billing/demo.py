@@ -129,8 +129,8 @@ def install_demo_billing(*, utility_code: str, valid_from: date) -> DemoBillingR
 
 
 def latest_billable_cycle(*, utility_code: str, as_of: date) -> tuple[str, date] | None:
-    """The demo cycle whose last reading date on or before ``as_of`` is the latest, and that
-    date (what `ampere up` bills): None when no cycle has read yet."""
+    """The demo cycle with accounts whose last reading date on or before ``as_of`` is the
+    latest, and that date (what `ampere up` bills): None when no cycle has read yet."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -138,6 +138,7 @@ def latest_billable_cycle(*, utility_code: str, as_of: date) -> tuple[str, date]
             JOIN billing_billingcycle c ON c.id = s.cycle_id
             JOIN accounts_utility u ON u.id = c.utility_id
             WHERE u.code = %s AND upper(s.period) <= %s
+              AND EXISTS (SELECT 1 FROM billing_cycleassignment a WHERE a.cycle_id = c.id)
             ORDER BY upper(s.period) DESC, c.code LIMIT 1
             """,
             [utility_code, as_of],

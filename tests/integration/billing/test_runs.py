@@ -277,3 +277,34 @@ PARTITION_QUERIES = 23
 def test_a_partition_takes_the_same_queries_whatever_its_size(count):
     # COPY goes to psycopg directly and is not among these: bills, lines, ledger charges.
     assert len(partition_queries(count)) == PARTITION_QUERIES
+
+
+def test_documents_are_queued_after_the_partition_commits(
+    settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from ampere.billing.models import BillDocument, EInvoice
+    from ampere.billing.operations import declare_invoice_series, set_collection_account
+    from tests.unit.billing.keys import credentials
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "evn-hcmc.key.pem").write_bytes(credentials().key_pem)
+    (keys / "evn-hcmc.cert.pem").write_bytes(credentials().certificate_pem)
+    settings.EINVOICE_CREDENTIALS_DIR = keys
+    the_scene = scene()
+    set_collection_account(
+        utility_id=the_scene.utility_id, bank_bin="970436", account_number="0071000888999"
+    )
+    declare_invoice_series(utility_id=the_scene.utility_id, form="1", symbol="K26TAA", year=2026)
+    agreements = [customer(the_scene, kwh=kwh) for kwh in (100, 300)]
+    ref = start(the_scene, documents=True)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        execute_bill_run(run_id=ref.id, now=lambda: NOW)
+    assert len(queued) == 1  # one task for the partition, after it commits
+    assert BillDocument.objects.count() == 0
+    for callback in queued:
+        callback()
+    bills = [bill_of(a).id for a in agreements]
+    assert sorted(BillDocument.objects.values_list("bill_id", flat=True)) == sorted(bills)
+    assert sorted(EInvoice.objects.values_list("number", flat=True)) == [1, 2]
