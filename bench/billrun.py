@@ -231,6 +231,9 @@ def main() -> None:
     if args.reuse and _template_exists(accounts):
         started = time.perf_counter()
         _clone(TEMPLATE.format(accounts=accounts), NAME)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)  # a set-up kept from an older checkout
         figures["setup_cloned_seconds"] = round(time.perf_counter() - started, 1)
         print(f"set-up cloned in {figures['setup_cloned_seconds']} s")
     else:

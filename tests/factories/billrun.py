@@ -27,7 +27,8 @@ from ampere.rating.operations import load_shipped_tariffs
 from tests.factories.accounts import AgreementFactory
 from tests.factories.billing import billing_utility
 
-PERIOD = DatePeriod(date(2026, 7, 24), date(2026, 8, 24))
+READ_ON = date(2026, 8, 24)  # the reading date that closes the period
+PERIOD = DatePeriod(date(2026, 7, 24), READ_ON)
 PREVIOUS = DatePeriod(date(2026, 6, 24), date(2026, 7, 24))
 BILL_DATE = date(2026, 8, 24)
 AS_OF = date(2026, 8, 24)
@@ -122,5 +123,5 @@ def customer(
         read(agreement, PREVIOUS.start, start - previous_kwh)
     read(agreement, PERIOD.start, start)
     if kwh is not None:
-        read(agreement, PERIOD.end, start + kwh)
+        read(agreement, READ_ON, start + kwh)
     return agreement

@@ -14,7 +14,7 @@ from ampere.core.money import Money
 from ampere.metering import operations as metering
 from ampere.metering.models import RegisterRead
 from ampere.metering.parsing import RawRow
-from tests.factories.billrun import AS_OF, NOW, PERIOD, TZ, customer, read, scene
+from tests.factories.billrun import AS_OF, NOW, READ_ON, TZ, customer, read, scene
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,10 @@ def test_cancel_and_rebill_posts_a_reversing_bill_and_a_new_bill():
     original = Bill.objects.get(agreement=agreement)
     charge = LedgerEntry.objects.get(source_type="bill", source_id=str(original.id))
     # The reader mistyped the closing read; the corrected read is taken later the same day.
-    read(agreement, PERIOD.end, 10_250, hour=15)
+    read(agreement, READ_ON, 10_250, hour=15)
     correction = cancel_and_rebill(bill_id=original.id, reason="misread", by="clerk", now=LATER)
     original.refresh_from_db()
+    assert correction.reversal_id is not None
     reversal = Bill.objects.get(id=correction.reversal_id)
     rebill = Bill.objects.get(id=correction.rebill_id)
     assert (original.status, original.cancelled_at, original.total) == (
@@ -106,7 +107,7 @@ def test_an_estimated_bill_is_rebilled_when_the_actual_read_arrives():
                 {
                     "meter": estimate.register.meter.serial,
                     "register": "kwh",
-                    "read_at": (local_midnight(PERIOD.end, TZ) + timedelta(hours=9)).isoformat(),
+                    "read_at": (local_midnight(READ_ON, TZ) + timedelta(hours=9)).isoformat(),
                     "value": str(actual),
                 },
             )

@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from ampere.accounts.ledger import copy_entries
 from ampere.accounts.models import LedgerEntry
-from ampere.billing import runs
 from ampere.billing.dates import ScheduleEntry
 from ampere.billing.models import (
     Bill,
@@ -28,7 +28,7 @@ from ampere.billing.runs import (
 from ampere.core.periods import DatePeriod
 from ampere.metering.models import RegisterRead
 from ampere.rating.models import Tariff
-from tests.factories.billrun import AS_OF, DUE, NOW, PERIOD, customer, scene
+from tests.factories.billrun import AS_OF, DUE, NOW, PERIOD, READ_ON, customer, scene
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +173,7 @@ def test_a_missing_closing_read_is_estimated_and_the_bill_says_so():
     ref = start(the_scene)
     execute_bill_run(run_id=ref.id, now=lambda: NOW)
     estimate = RegisterRead.objects.get(
-        installation__service_point=agreement.service_point, read_date=PERIOD.end
+        installation__service_point=agreement.service_point, read_date=READ_ON
     )
     assert (estimate.source, estimate.estimation_method) == ("estimated", "average_periods")
     bill = bill_of(agreement)
@@ -210,7 +210,7 @@ def test_a_failing_partition_commits_nothing_and_the_run_resumes(monkeypatch):
     agreements = [customer(the_scene, kwh=100 + n) for n in range(4)]
     ref = start(the_scene, partition_size=2)
     first, second = pending_partition_ids(run_id=ref.id)
-    real_copy = runs.copy_entries
+    real_copy = copy_entries
     calls = {"n": 0}
 
     def broken(**kwargs):
@@ -219,7 +219,7 @@ def test_a_failing_partition_commits_nothing_and_the_run_resumes(monkeypatch):
             raise RuntimeError("disk full")
         return real_copy(**kwargs)
 
-    monkeypatch.setattr(runs, "copy_entries", broken)
+    monkeypatch.setattr("ampere.billing.runs.copy_entries", broken)
     outcomes = execute_bill_run(run_id=ref.id, now=lambda: NOW)
     assert [o.status for o in outcomes] == ["done", "failed"]
     failed = BillRunPartition.objects.get(id=second)
@@ -231,7 +231,7 @@ def test_a_failing_partition_commits_nothing_and_the_run_resumes(monkeypatch):
     assert Bill.objects.count() == 2
     assert LedgerEntry.objects.count() == 2
     assert BillRun.objects.get(id=ref.id).status == "running"
-    monkeypatch.setattr(runs, "copy_entries", real_copy)
+    monkeypatch.setattr("ampere.billing.runs.copy_entries", real_copy)
     again = start(the_scene)
     assert (again.id, again.resumed) == (ref.id, True)
     assert pending_partition_ids(run_id=ref.id) == [second]
