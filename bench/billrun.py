@@ -11,6 +11,7 @@ Ceiling: the same bills, lines and ledger rows copied again (COPY, one transacti
 tables of the same columns without indexes, constraints or triggers, in the same database.
 
 Full size: 1,000,000 accounts; --quick: 20,000. Needs PostgreSQL (``bench/_database.py``).
+``--history`` bills September first, so that October's hold rules compare with a history.
 ``--reuse`` keeps the set-up in a template database and clones it on the next run.
 """
 
@@ -116,7 +117,7 @@ def _worker(run_ids: list[int]) -> None:
     connection.close()
 
 
-def bill(workers: int, partition_size: int) -> tuple[list[int], float]:
+def bill(workers: int, partition_size: int, as_of: date = AS_OF) -> tuple[list[int], float]:
     from django.db import connections
 
     from ampere.billing.runs import start_bill_run
@@ -126,7 +127,7 @@ def bill(workers: int, partition_size: int) -> tuple[list[int], float]:
         start_bill_run(
             cycle_code=f"C{day:02d}",
             utility_code="evn-hcmc",
-            as_of=AS_OF,
+            as_of=as_of,
             now=now,
             created_by="bench",
             partition_size=partition_size,
@@ -216,6 +217,11 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the set-up in a template database"
     )
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="bill September first (not measured), so October's hold rules read a history",
+    )
     args = parser.parse_args()
     accounts = args.accounts or (20_000 if args.quick else 1_000_000)
     partition_size = args.partition_size or (5_000 if accounts <= 50_000 else 20_000)
@@ -223,6 +229,7 @@ def main() -> None:
         "accounts": accounts,
         "workers": args.workers,
         "partition_size": partition_size,
+        "with_history": args.history,
     }
     os.environ.setdefault("AMPERE_LOG_LEVEL", "ERROR")
     fresh_database(NAME)
@@ -243,6 +250,10 @@ def main() -> None:
         print(f"set-up: {figures['setup_seconds']}")
         if args.reuse:
             _clone(NAME, TEMPLATE.format(accounts=accounts), comment=f"accounts={accounts}")
+    if args.history:
+        _, previous = bill(args.workers, partition_size, as_of=date(2026, 9, 26))
+        figures["history_run_seconds"] = round(previous, 2)
+        print(f"history: September billed in {previous:.1f} s")
     run_ids, seconds = bill(args.workers, partition_size)
     from django.db import connection
 

@@ -726,16 +726,26 @@ class Usage:
     max_w: int | None = None
     source: str = "missing"  # actual | estimated | missing | incomplete
     from_intervals: bool = False
+    readings: str = "[]"  # the meter readings the bill prints, as the JSON it stores
 
 
 def _wh(quantity: Decimal) -> int:
-    return int((quantity * 1000).to_integral_value())
+    return int(quantity.scaleb(3))
+
+
+READING_REGISTER = {
+    "kwh": "total",
+    "kwh_peak": "peak",
+    "kwh_normal": "normal",
+    "kwh_off_peak": "off-peak",
+}
 
 
 def usage_from_rows(rows: Sequence[ConsumptionRow]) -> Usage:
     """Register rows of one request → total, TOU registers and maximum demand."""
     usage = Usage(source="actual")
     tou: dict[str, int] = {}
+    readings: list[dict[str, str]] = []
     estimated = missing = False
     for row in rows:
         if row.basis != "register" or row.register == "kvarh":
@@ -744,6 +754,16 @@ def usage_from_rows(rows: Sequence[ConsumptionRow]) -> Usage:
             missing = True
             continue
         estimated |= row.source == "estimated"
+        if row.register in READING_REGISTER and row.opening is not None and row.closing is not None:
+            readings.append(
+                {
+                    "meter_number": row.meter_serial,
+                    "register": READING_REGISTER[row.register],
+                    "previous_reading": str(row.opening),
+                    "current_reading": str(row.closing),
+                    "multiplier": str(row.multiplier),
+                }
+            )
         if row.register == "kwh":
             usage.total_wh = _wh(row.quantity)
         elif row.register in TOU_REGISTERS:
@@ -754,6 +774,8 @@ def usage_from_rows(rows: Sequence[ConsumptionRow]) -> Usage:
         usage.tou_wh = tou
         if usage.total_wh is None:
             usage.total_wh = sum(tou.values())
+    if readings:
+        usage.readings = json.dumps(readings, ensure_ascii=False)
     if missing or (usage.total_wh is None and not tou):
         usage.source = "missing"
     elif estimated:
@@ -1541,7 +1563,8 @@ def _write(
                 f"{period}\t{due}\t{issued}\t{currency_text}\t{languages[index]}\t"
                 f"{facts.wh[n]}e-3\t{'t' if usage.source == 'estimated' else 'f'}\t"
                 f"{facts.subtotal[n]}{minor_suffix}\t{facts.tax_total[n]}{minor_suffix}\t"
-                f"{total}{minor_suffix}\t{NULL if replaces is None else replaces}\t[]\t"
+                f"{total}{minor_suffix}\t{NULL if replaces is None else replaces}\t"
+                f"{_text(usage.readings)}\t"
                 f"{stamp}\n"
             )
 

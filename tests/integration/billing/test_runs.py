@@ -25,8 +25,9 @@ from ampere.billing.runs import (
     run_partition,
     start_bill_run,
 )
+from ampere.billing.types import ReadingDetail
 from ampere.core.periods import DatePeriod
-from ampere.metering.models import RegisterRead
+from ampere.metering.models import Meter, RegisterRead
 from ampere.rating.models import Tariff
 from tests.factories.billrun import AS_OF, DUE, NOW, PERIOD, READ_ON, customer, scene
 
@@ -67,7 +68,10 @@ def test_a_run_bills_each_agreement_with_exact_amounts_and_the_holiday_shifted_d
         medium.id: (D(739500), D(59160), D(798660), DUE, "issued", D(300)),
         large.id: (D(1247500), D(99800), D(1347300), DUE, "issued", D(450)),
     }
-    lines = get_bill(bill_id=bill_of(medium).id).lines
+    view = get_bill(bill_id=bill_of(medium).id)
+    serial = Meter.objects.get(installations__service_point=medium.service_point).serial
+    assert view.readings == (ReadingDetail(serial, "total", D(10000), D(10300), D(1)),)
+    lines = view.lines
     assert [
         (x.sequence, x.code, x.quantity, x.unit_price, x.amount, x.tax_amount) for x in lines
     ] == [
