@@ -1770,7 +1770,10 @@ ORDER BY r.n
 
 
 def targets_for(
-    *, bills: Sequence[tuple[int, DatePeriod]], default_language: str, replaces: Sequence[int]
+    *,
+    bills: Sequence[tuple[int, DatePeriod]],
+    default_language: str,
+    replaces: Sequence[int | None],
 ) -> Targets:
     """Targets for (agreement id, period) pairs (rebills: ``replaces`` the bill each one
     replaces), with the programmes they are enrolled in."""

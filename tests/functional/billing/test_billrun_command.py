@@ -231,3 +231,13 @@ def test_a_run_on_two_celery_workers(tmp_path, settings):
     takers = set(BillRunPartition.objects.values_list("worker", flat=True))
     assert len(takers) == 2 and all(t.startswith("celery:") for t in takers)
     check_one_bill_each_and_the_ledger(run.id)
+
+
+@pytest.mark.django_db
+def test_rebill_revisions_from_the_command_line():
+    demo(3)
+    out = StringIO()
+    call_command("billrun", utility="evn-hcmc", rebill_revisions=True, stdout=out)
+    assert out.getvalue() == "0 revisions read; 0 bills cancelled and rebilled.\n"
+    with pytest.raises(Exception, match="--rebill-revisions needs --utility"):
+        call_command("billrun", rebill_revisions=True)

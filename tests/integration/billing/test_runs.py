@@ -317,3 +317,62 @@ def test_documents_are_queued_after_the_partition_commits(
     bills = [bill_of(a).id for a in agreements]
     assert sorted(BillDocument.objects.values_list("bill_id", flat=True)) == sorted(bills)
     assert sorted(EInvoice.objects.values_list("number", flat=True)) == [1, 2]
+
+
+def test_a_rating_rejection_waits_with_the_reason():
+    from datetime import UTC, datetime
+
+    from psycopg.types.range import Range
+
+    from ampere.billing.runs import bill_targets, targets_for, utility_context
+    from ampere.core.localtime import local_midnight, zone
+    from ampere.metering import operations as metering
+    from ampere.metering.types import MeterInput
+    from ampere.rating.operations import load_shipped_tariffs
+    from tests.factories.accounts import AgreementFactory, UtilityFactory
+    from tests.factories.billing import billing_utility
+
+    load_shipped_tariffs()
+    utility_id = billing_utility("sce", years=(2026, 2027))
+    agreement = AgreementFactory(
+        account__utility=UtilityFactory(code="sce"),
+        service_point__premise__baseline_region="99",  # no such baseline region
+        tariff=Tariff.objects.get(code="SCE-D"),
+        valid_period=Range(date(2026, 1, 1), None, "[)"),
+    )
+    la = zone("America/Los_Angeles")
+    metering.register_meter(
+        utility_code="sce",
+        meter=MeterInput(serial="AMI-1", kind="smart", phases=1, register_digits=6),
+    )
+    metering.install_meter(
+        utility_code="sce",
+        service_point_code=agreement.service_point.code,
+        meter_serial="AMI-1",
+        at=local_midnight(date(2026, 6, 1), la),
+        initial_reads={"kwh": D(1000)},
+        now=NOW,
+    )
+    installation = agreement.service_point.meter_installations.get()
+    register = installation.meter.registers.get()
+    RegisterRead.objects.create(
+        register=register,
+        installation=installation,
+        read_at=local_midnight(date(2026, 7, 1), la) + timedelta(hours=9),
+        read_date=date(2026, 7, 1),
+        value=D(1450),
+        source="remote",
+        recorded_at=NOW,
+    )
+    period = DatePeriod(date(2026, 6, 1), date(2026, 7, 1))
+    context = utility_context(utility_id=utility_id, bill_date=date(2026, 7, 2), due_date=None)
+    targets = targets_for(bills=[(agreement.id, period)], default_language="en", replaces=[None])
+    outcome = bill_targets(context, targets, now=datetime(2026, 7, 2, 20, tzinfo=UTC))
+    assert outcome.bill_ids == []
+    assert [(u.code, u.detail) for u in outcome.exceptions] == [
+        (
+            "rating-rejected",
+            "SCE-D: region[0]: unknown baseline region (one of 5, 6, 8, 9, 10, 13, 14, 15, 16)",
+        )
+    ]
+    assert Bill.objects.count() == 0
