@@ -3,9 +3,10 @@ excluded), in bills per second, beside the raw insert rate of the same rows as t
 
 Set-up (measured apart): demo accounts for EVN HCMC, their meters with three months of reads,
 billing cycles with their calendars (five reading cycles). The run: the five cycles' runs for
-October 2026, planned into partitions, billed by ``--workers`` processes that take partitions
-with row locks (as Celery workers would, without the broker's overhead): estimation of missing
-reads, consumption, batch rating, hold rules, due dates, COPY of bills, lines and ledger charges.
+October 2026, planned into partitions, billed by ``--workers`` processes (default 3 on two
+cores: while one waits for PostgreSQL another computes) that take partitions with row locks, as
+Celery workers would, without the broker: estimation of missing reads, consumption, batch
+rating, hold rules, due dates, COPY of bills, lines and ledger charges.
 
 Ceiling: the same bills, lines and ledger rows copied again (COPY, one transaction each) into
 tables of the same columns without indexes, constraints or triggers, in the same database.
@@ -212,7 +213,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--accounts", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--partition-size", type=int, default=None)
     parser.add_argument(
         "--reuse", action="store_true", help="keep the set-up in a template database"
