@@ -11,6 +11,11 @@ timings). A partition is billed in one transaction, set-based from start to end:
 5. written with COPY: bills, bill lines, hold reasons, unbillable agreements with the reason
    (quarantine), and the ledger charges of the issued bills with the run's one due date.
 
+The date rules: the run bills the cycle's calendar row of the ``as_of`` month, which must not be
+before the row's reading date nor after today; the bill date is the row's, or ``as_of`` when the
+run is late; every owed bill of the run falls due on one day (the utility's rule, holidays,
+blackout windows), computed once.
+
 The partition's row turns ``done`` in the same transaction, so a partition commits whole or not
 at all; a run killed mid-way resumes with the partitions not done, and a re-run skips what was
 billed (one original bill per agreement and period, a unique constraint). Documents (PDF,
@@ -35,6 +40,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import F
 from psycopg.types.range import Range
 
 from ampere.accounts.calendars import holiday_calendar
@@ -400,7 +406,7 @@ def run_partition(*, partition_id: int, now: datetime, worker: str = "") -> Part
             return PartitionOutcome(partition_id, "done")
         BillRunPartition.objects.filter(id=partition_id).update(
             status=PartitionStatus.RUNNING,
-            attempts=models_F_plus_one(),
+            attempts=F("attempts") + 1,
             started_at=now,
             finished_at=None,
             error="",
@@ -476,12 +482,6 @@ def tune_session() -> None:
             " set_config('work_mem', '64MB', true),"
             " set_config('synchronous_commit', 'off', true)"
         )
-
-
-def models_F_plus_one() -> Any:
-    from django.db.models import F
-
-    return F("attempts") + 1
 
 
 def _complete_run_if_done(run_id: int, now: datetime) -> None:
@@ -921,7 +921,6 @@ class Outcome:
     exceptions: list[Unbilled] = field(default_factory=list)
     # bill id → (status, total in minor units, hold reasons) for one-at-a-time callers
     bills: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
-    by_target: dict[int, int] = field(default_factory=dict)  # target index → bill id
 
 
 def _usages(
@@ -1462,7 +1461,6 @@ def bill_targets(
     clock.lap("holds")
     ids = _reserve_ids(len(facts.index))
     bill_of = dict(zip(facts.index, ids, strict=True))
-    outcome.by_target = bill_of
     _write(
         clock=clock,
         context=context,

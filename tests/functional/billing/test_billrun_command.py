@@ -14,6 +14,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
@@ -50,6 +51,14 @@ def environment(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
     env.update(DATABASE_URL=url, AMPERE_LOG_LEVEL="ERROR", **extra)
     return env
+
+
+def use_broker(**conf: object) -> None:
+    """Point this process's Celery app at a broker: the connection pool and the routes the app
+    made for the settings of earlier tests (eager, no broker) are made again."""
+    app.close()
+    app.__dict__.pop("amqp", None)
+    app.conf.update(**conf)
 
 
 def check_one_bill_each_and_the_ledger(run_id: int) -> None:
@@ -203,7 +212,7 @@ def test_a_run_on_two_celery_workers(tmp_path, settings):
     ]
     saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager", "task_default_queue")}
     settings.CELERY_BROKER_URL = broker
-    app.conf.update(broker_url=broker, task_always_eager=False, task_default_queue=queue)
+    use_broker(broker_url=broker, task_always_eager=False, task_default_queue=queue)
     try:
         out = StringIO()
         call_command(
@@ -217,7 +226,7 @@ def test_a_run_on_two_celery_workers(tmp_path, settings):
             stdout=out,
         )
     finally:
-        app.conf.update(**saved)
+        use_broker(**saved)
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
@@ -225,6 +234,9 @@ def test_a_run_on_two_celery_workers(tmp_path, settings):
                 worker.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 worker.kill()
+        client = redis.Redis.from_url(broker)
+        for key in client.scan_iter(f"*{queue}*"):  # the queue's bindings and leftovers
+            client.delete(key)
     run = BillRun.objects.get()
     assert f"Run {run.id} completed: 300 bills issued" in out.getvalue()
     assert run.partition_count == 30
