@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
-from ninja.errors import AuthenticationError, AuthorizationError
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.security import APIKeyHeader
 
 from ampere.api import signing
@@ -158,11 +158,30 @@ class PartnerSignature(APIKeyHeader):
         "joined by newlines. A signature is accepted once."
     )
 
-    def __init__(self, scope: str | None) -> None:
+    def __init__(self, scope: str | None, *, max_body_bytes: int | None = None) -> None:
         self.scope = scope
+        self.max_body_bytes = max_body_bytes
         super().__init__()
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Partner:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if self.max_body_bytes is not None and (
+            not declared.isdigit() or int(declared) > self.max_body_bytes
+        ):
+            # Refused before the body is read; audited like every partner call.
+            _record(
+                request,
+                client_id=None,
+                key_id=key or "",
+                signature=None,
+                outcome="body-too-large",
+                body_sha="",
+            )
+            raise HttpError(
+                413,
+                f"the request body is {declared} bytes; at most {self.max_body_bytes} "
+                "are accepted here",
+            )
         body = request.body
         body_sha = signing.body_digest(body)
         key_id = key or ""

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "ampere.api",
     "ampere.backoffice",
     "ampere.cli",
+    "ampere.payments",
 ]
 
 MIDDLEWARE = [
