@@ -7,7 +7,7 @@ accounts post in parallel. Entries and allocations are append-only.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
+from ampere.accounts.db import prepared_cursor
 from ampere.accounts.models import Account, EntryKind, LedgerAllocation, LedgerEntry
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
@@ -169,6 +170,14 @@ _LOCK_SQL = """
     ORDER BY a.id
     FOR UPDATE OF a
 """
+# One account: scalar parameters are cheaper to send than arrays on the posting path.
+_LOCK_ONE_SQL = """
+    SELECT a.id, u.currency, u.time_zone
+    FROM accounts_account a JOIN accounts_utility u ON u.id = a.utility_id
+    WHERE a.id = %s
+    FOR UPDATE OF a
+"""
+_POSITION_ONE_SQL = _POSITION_SQL.replace("= ANY(%(ids)s)", "= %(ids)s")
 
 
 def lock_accounts(*, account_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
@@ -191,8 +200,11 @@ def read_positions(
         return {}
     debits: dict[int, list[PositionItem]] = {account_id: [] for account_id in accounts}
     credits: dict[int, list[PositionItem]] = {account_id: [] for account_id in accounts}
-    with connection.cursor() if cursor is None else nullcontext(cursor) as cur:
-        cur.execute(_POSITION_SQL, {"ids": list(accounts)})
+    with _using(cursor) as cur:
+        if len(accounts) == 1:
+            cur.execute(_POSITION_ONE_SQL, {"ids": next(iter(accounts))})
+        else:
+            cur.execute(_POSITION_SQL, {"ids": list(accounts)})
         for side, account_id, *fields in cur.fetchall():
             (debits if side == "d" else credits)[account_id].append(PositionItem(*fields))
     return {
@@ -207,18 +219,23 @@ def read_positions(
     }
 
 
-def lock_position(*, account_id: int) -> Position:
+def _using(cursor: CursorWrapper | None) -> AbstractContextManager[CursorWrapper]:
+    """The caller's cursor (a hot path runs all its statements on one), else a new one."""
+    return prepared_cursor() if cursor is None else nullcontext(cursor)
+
+
+def lock_position(*, account_id: int, cursor: CursorWrapper | None = None) -> Position:
     """Lock the account row for the caller's transaction and read its open items (two queries:
     the read must come after the lock to see what the previous holder committed).
 
     Raises NotFound. Call inside ``transaction.atomic()``.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL, [[account_id]])
-        row = cursor.fetchone()
+    with _using(cursor) as cur:
+        cur.execute(_LOCK_ONE_SQL, [account_id])
+        row = cur.fetchone()
         if row is None:
             raise NotFound(f"no account with id {account_id}", field="account")
-        return read_positions(accounts={account_id: (row[1], row[2])}, cursor=cursor)[account_id]
+        return read_positions(accounts={account_id: (row[1], row[2])}, cursor=cur)[account_id]
 
 
 _INSERT_ENTRY_SQL = """
@@ -231,8 +248,7 @@ _INSERT_ENTRY_SQL = """
 _INSERT_ALLOCATIONS_SQL = """
     INSERT INTO accounts_ledgerallocation (account_id, debit_entry_id, credit_entry_id, amount,
         allocated_at)
-    SELECT %s, d, c, a, %s FROM unnest(%s::bigint[], %s::bigint[], %s::numeric[]) AS t(d, c, a)
-"""
+    VALUES"""
 
 
 Pair = tuple[PositionItem, PositionItem, Decimal]  # (debit, credit, amount set between them)
@@ -271,21 +287,21 @@ def _settle(
     now: datetime,
     prefer_debits: Sequence[int] = (),
     prefer_credits: Sequence[int] = (),
+    cursor: CursorWrapper | None = None,
 ) -> tuple[list[Pair], Position]:
     """Allocate the position's open credits to its open debits (caller holds the lock)."""
     debits = _preferred_first(position.debits, prefer_debits)
     credits = _preferred_first(position.credits, prefer_credits)
     pairs, left_debits, left_credits = _match(debits, credits)
     if pairs:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _INSERT_ALLOCATIONS_SQL,
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(pairs))
+        with _using(cursor) as cur:
+            cur.execute(
+                f"{_INSERT_ALLOCATIONS_SQL} {values}",
                 [
-                    position.account_id,
-                    now,
-                    [d.entry_id for d, _, _ in pairs],
-                    [c.entry_id for _, c, _ in pairs],
-                    [a for _, _, a in pairs],
+                    value
+                    for debit, credit, amount in pairs
+                    for value in (position.account_id, debit.entry_id, credit.entry_id, amount, now)
                 ],
             )
     after = replace(
@@ -310,6 +326,7 @@ def post_to_position(
     description: str = "",
     prefer_debits: Sequence[int] = (),
     against: int | None = None,
+    cursor: CursorWrapper | None = None,
 ) -> tuple[PostedEntry, Position]:
     """Append one entry to an account locked by ``lock_position`` in this transaction and settle
     open items with it; returns the entry and the account's position after it.
@@ -320,8 +337,8 @@ def post_to_position(
     if kind not in EntryKind.values or kind == EntryKind.REVERSAL:
         raise InvalidInput(f"{kind!r} cannot be posted directly", field="kind")
     check_amount(amount, kind, position.currency)
-    with connection.cursor() as cursor:
-        cursor.execute(
+    with _using(cursor) as cur:
+        cur.execute(
             _INSERT_ENTRY_SQL,
             [
                 position.account_id,
@@ -337,7 +354,7 @@ def post_to_position(
                 created_by,
             ],
         )
-        (entry_id,) = cursor.fetchone()
+        (entry_id,) = cur.fetchone()
     item = PositionItem(entry_id, source_type, source_id, due_date, value_date, abs(amount.amount))
     if amount.amount > 0:
         position = replace(
@@ -348,14 +365,14 @@ def post_to_position(
             position, credits=tuple(sorted((*position.credits, item), key=_credit_order))
         )
     if against is None:
-        pairs, after = _settle(position, now=now, prefer_debits=prefer_debits)
+        pairs, after = _settle(position, now=now, prefer_debits=prefer_debits, cursor=cursor)
     elif amount.amount > 0:
         pairs, after = _settle(
-            position, now=now, prefer_debits=[entry_id], prefer_credits=[against]
+            position, now=now, prefer_debits=[entry_id], prefer_credits=[against], cursor=cursor
         )
     else:
         pairs, after = _settle(
-            position, now=now, prefer_debits=[against], prefer_credits=[entry_id]
+            position, now=now, prefer_debits=[against], prefer_credits=[entry_id], cursor=cursor
         )
     settled = tuple(
         Settlement(other.entry_id, other.source_type, other.source_id, share)

@@ -12,19 +12,21 @@ import hashlib
 import hmac
 import secrets
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.security import APIKeyHeader
 
+from ampere.accounts.db import prepared_cursor
 from ampere.api import signing
-from ampere.api.models import ApiCall, ApiClient, ApiKey
+from ampere.api.models import ApiClient, ApiKey
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,13 @@ def _load_key(key_id: str) -> _CachedKey | None:
     return entry
 
 
+_RECORD_SQL = """
+    INSERT INTO api_apicall (client_id, key_id, signature, method, path, body_sha256,
+        remote_addr, outcome, at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s::inet, %s, %s)
+"""
+
+
 def _record(
     request: HttpRequest,
     *,
@@ -127,20 +136,28 @@ def _record(
     outcome: str,
     body_sha: str,
 ) -> bool:
-    """Write the audit row; False when the signature was used before (a replay)."""
+    """Write the audit row; False when the signature was used before (a replay).
+
+    One statement on a prepared cursor: outside a transaction it commits on its own; inside
+    one (tests, callers' atomic blocks) a savepoint keeps a refused replay from breaking it.
+    """
+    params = [
+        client_id,
+        key_id[:40],
+        signature,
+        request.method or "",
+        request.get_full_path()[:300],
+        body_sha,
+        request.META.get("REMOTE_ADDR") or None,
+        outcome,
+        datetime.now(UTC),
+    ]
     try:
-        with transaction.atomic():
-            ApiCall.objects.create(
-                client_id=client_id,
-                key_id=key_id[:40],
-                signature=signature,
-                method=request.method or "",
-                path=request.get_full_path()[:300],
-                body_sha256=body_sha,
-                remote_addr=request.META.get("REMOTE_ADDR") or None,
-                outcome=outcome,
-                at=datetime.now(UTC),
-            )
+        with (
+            transaction.atomic() if connection.in_atomic_block else nullcontext(),
+            prepared_cursor() as cursor,
+        ):
+            cursor.execute(_RECORD_SQL, params)
     except IntegrityError:
         return False
     return True

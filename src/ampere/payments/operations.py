@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg.errors
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from ampere.accounts import ledger
+from ampere.accounts.db import prepared_cursor
 from ampere.accounts.queries import find_account
 from ampere.core.errors import Conflict, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
@@ -273,11 +274,10 @@ def post_payment(
     value_date = local_date(data.received_at, zone(channel.time_zone))
     replay_of: int | None = None
     try:
-        with transaction.atomic():
-            position = ledger.lock_position(account_id=account.id)
-            with connection.cursor() as cursor:
-                cursor.execute(_EXISTING_SQL, [channel.id, data.transaction_id])
-                payment_id, *existing = cursor.fetchone()
+        with transaction.atomic(), prepared_cursor() as cursor:
+            position = ledger.lock_position(account_id=account.id, cursor=cursor)
+            cursor.execute(_EXISTING_SQL, [channel.id, data.transaction_id])
+            payment_id, *existing = cursor.fetchone()
             if existing[0] is not None:
                 replay_of = _same_payment((existing[0], *existing[1:]), account.id, paid)
             else:
@@ -306,33 +306,33 @@ def post_payment(
                     now=now,
                     description=f"{channel.name} {data.transaction_id}",
                     prefer_debits=[d.entry_id for d in bill_entries],
+                    cursor=cursor,
                 )
                 method = data.method or DEFAULT_METHOD[ChannelKind(channel.kind)]
                 assert posted.balance_after is not None
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        _INSERT_PAYMENT_SQL,
-                        [
-                            payment_id,
-                            channel.id,
-                            data.transaction_id,
-                            account.id,
-                            data.account_number,
-                            paid.amount,
-                            paid.currency.code,
-                            method,
-                            data.received_at,
-                            value_date,
-                            now,
-                            data.bill_number,
-                            data.collector,
-                            data.device,
-                            data.till_session_id,
-                            posted.id,
-                            posted.balance_after,
-                            created_by,
-                        ],
-                    )
+                cursor.execute(
+                    _INSERT_PAYMENT_SQL,
+                    [
+                        payment_id,
+                        channel.id,
+                        data.transaction_id,
+                        account.id,
+                        data.account_number,
+                        paid.amount,
+                        paid.currency.code,
+                        method,
+                        data.received_at,
+                        value_date,
+                        now,
+                        data.bill_number,
+                        data.collector,
+                        data.device,
+                        data.till_session_id,
+                        posted.id,
+                        posted.balance_after,
+                        created_by,
+                    ],
+                )
     except IntegrityError as error:
         if _constraint_of(error) != "payment_once_per_channel_reference":
             raise

@@ -145,8 +145,7 @@ def get_receipt(*, payment_id: int, replayed: bool = False) -> Receipt:
         ) = row
         cursor.execute(_SETTLED_SQL, [entry_id, posted_at])
         settled = tuple(
-            SettledItem(r[0], r[1], r[2], Money.of(r[3], code).rounded())
-            for r in cursor.fetchall()
+            SettledItem(r[0], r[1], r[2], Money.of(r[3], code).rounded()) for r in cursor.fetchall()
         )
     allocated = sum((s.amount.amount for s in settled), Decimal(0))
     return Receipt(
