@@ -297,7 +297,12 @@ def profile(count: int) -> None:
         for name, value in headers.items():
             environ["HTTP_" + name.upper().replace("-", "_")] = value
         status: list[str] = []
-        chunks = app(environ, lambda s, h, *a: status.append(s))
+
+        def start_response(line: str, headers: Any, *exc: Any) -> Any:
+            status.append(line)
+            return None
+
+        chunks = app(environ, start_response)
         out = b"".join(chunks)
         return int(status[0].split()[0]), out
 
