@@ -579,7 +579,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     import psycopg
 
     with psycopg.connect(f"{SERVER_URL}/{RUN_DB}") as conn:
-        meta = dict(conn.execute("SELECT name, value FROM bench_meta").fetchall())
+        meta: dict[str, str] = dict(conn.execute("SELECT name, value FROM bench_meta").fetchall())
     bills = open_bills(limit=args.accounts - PROFILE_ACCOUNTS)
     rng = random.Random(1)
     rng.shuffle(bills)
