@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from django.db import connection
@@ -81,6 +82,40 @@ def find_account(*, number: str, utility_code: str | None = None) -> AccountRef:
         if cleaned.startswith(prefix):
             validate_number(cleaned, scheme=NumberScheme(scheme), prefix=prefix)
     raise AccountNotFound(f"no account with number {number!r}", field="account_number")
+
+
+_FIND_MANY_SQL = """
+    SELECT n.given, a.id, a.number, u.id, u.code, u.currency,
+           CASE WHEN a.by_number THEN 'number' ELSE 'legacy' END
+    FROM unnest(%s::varchar[], %s::varchar[]) AS n(given, cleaned)
+    JOIN accounts_utility u ON u.code = %s
+    JOIN LATERAL (
+        SELECT * FROM (
+            SELECT TRUE AS by_number, a.id, a.number FROM accounts_account a
+            WHERE a.utility_id = u.id AND a.number = n.cleaned
+            UNION ALL
+            SELECT FALSE, a.id, a.number FROM accounts_legacyaccountnumber l
+            JOIN accounts_account a ON a.id = l.account_id
+            WHERE l.utility_id = u.id AND l.number IN (n.given, n.cleaned)
+        ) found
+        ORDER BY by_number DESC
+        LIMIT 1
+    ) a ON TRUE
+"""
+
+
+def find_accounts(*, numbers: Iterable[str], utility_code: str) -> dict[str, AccountRef]:
+    """Many accounts by new or legacy number in one query (files of payments): the numbers
+    found, as given, with their accounts. Use ``find_account`` to say why one is missing."""
+    given = sorted({n.strip() for n in numbers if n.strip()})
+    if not given:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_FIND_MANY_SQL, [given, [_normalise(n) for n in given], utility_code])
+        return {
+            row[0]: AccountRef(row[1], row[2], row[3], row[4], row[5], matched_by=row[6])
+            for row in cursor.fetchall()
+        }
 
 
 def get_balance(*, account_id: int) -> Money:

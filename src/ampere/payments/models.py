@@ -386,6 +386,7 @@ class LockboxRow(models.Model):
     reference = models.CharField(max_length=64, blank=True)
     account_number = models.CharField(max_length=40, blank=True)
     amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    paid_on = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=RowStatus.choices)
     field = models.CharField(max_length=40, blank=True)
     reason = models.CharField(max_length=300, blank=True)

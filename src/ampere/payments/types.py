@@ -142,3 +142,26 @@ class TransferResult:
     in_entry_id: int
     from_balance_after: Money
     to_balance_after: Money
+
+
+@dataclass(frozen=True)
+class MethodTotal:
+    method: str
+    count: int
+    amount: Money
+
+
+@dataclass(frozen=True)
+class TillSummary:
+    till_id: int
+    channel: str
+    cashier: str
+    counter_code: str
+    opened_at: datetime
+    closed_at: datetime | None
+    opening_float: Money
+    totals: tuple[MethodTotal, ...]  # payments taken, by method (reversed ones left out)
+    expected_cash: Money  # float plus cash taken
+    counted_cash: Money | None
+    difference: Money | None  # counted less expected: negative is a shortage
+    note: str
