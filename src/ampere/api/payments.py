@@ -933,7 +933,7 @@ class CollectionRunOut(Schema):
     as_of: date
     mandates: int
     collected: int
-    collected_amount: str
+    collected_amounts: dict[str, str] = Field(description="Per currency")
     skipped: int
 
 
@@ -954,7 +954,7 @@ def collect_direct_debits(request: HttpRequest, payload: CollectIn) -> Collectio
         as_of=run.as_of,
         mandates=run.mandates,
         collected=run.collected,
-        collected_amount=str(run.collected_amount.normalize()),
+        collected_amounts={m.currency.code: _text(m) for m in run.collected_amounts},
         skipped=run.skipped,
     )
 

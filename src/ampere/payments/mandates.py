@@ -51,7 +51,7 @@ class CollectionRun:
     as_of: date
     mandates: int  # mandates with something due
     collected: int
-    collected_amount: Decimal
+    collected_amounts: tuple[Money, ...]  # per currency
     skipped: int  # over the mandate's limit: waiting for a person
 
 
@@ -197,16 +197,23 @@ def collect_direct_debits(
         )
         candidates = cursor.fetchall()
     collected = skipped = 0
-    total = Decimal(0)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
     for start in range(0, len(candidates), batch):
         part = candidates[start : start + batch]
-        done, skipped_here, amount = _collect_batch(
+        done, skipped_here, amounts = _collect_batch(
             mandate_ids=[m for m, _ in part], account_ids=[a for _, a in part], as_of=as_of, now=now
         )
         collected += done
         skipped += skipped_here
-        total += amount
-    return CollectionRun(as_of, len(candidates), collected, total, skipped)
+        for code, amount in amounts.items():
+            totals[code] += amount
+    return CollectionRun(
+        as_of,
+        len(candidates),
+        collected,
+        tuple(Money.of(totals[code], code).rounded() for code in sorted(totals)),
+        skipped,
+    )
 
 
 @dataclass
@@ -225,7 +232,7 @@ class _Due:
 
 def _collect_batch(
     *, mandate_ids: list[int], account_ids: list[int], as_of: date, now: datetime
-) -> tuple[int, int, Decimal]:
+) -> tuple[int, int, dict[str, Decimal]]:
     with transaction.atomic():
         ledger.lock_accounts(account_ids=account_ids)
         with connection.cursor() as cursor:
@@ -268,7 +275,10 @@ def _collect_batch(
             now=now,
         )
         _insert_collections(due=due, over=over, by_mandate=by_mandate, as_of=as_of, now=now)
-    return len(to_collect), len(over), sum((d.amount for d in to_collect.values()), Decimal(0))
+    amounts: dict[str, Decimal] = defaultdict(Decimal)
+    for d in to_collect.values():
+        amounts[d.currency] += d.amount
+    return len(to_collect), len(over), amounts
 
 
 def _reserve_payment_ids(count: int) -> list[int]:

@@ -564,11 +564,19 @@ def transfer_payment(
     )
     if payment is None:
         raise NotFound(f"no payment {payment_id}", field="payment")
+    if PaymentReversal.objects.filter(payment_id=payment_id).exists():
+        raise Conflict(f"payment {receipt_number(payment_id)} is reversed", field="payment")
+    moved = PaymentTransfer.objects.filter(payment_id=payment_id).values_list(
+        "to_account__number", flat=True
+    )
+    if moved:
+        raise Conflict(
+            f"payment {receipt_number(payment_id)} was moved to account {moved[0]} already",
+            field="payment",
+        )
     target = find_account(number=to_account_number, utility_code=payment["channel__utility__code"])
     if target.id == payment["account_id"]:
         raise InvalidInput("the payment is on that account already", field="to_account_number")
-    if PaymentReversal.objects.filter(payment_id=payment_id).exists():
-        raise Conflict(f"payment {receipt_number(payment_id)} is reversed", field="payment")
     with transaction.atomic():
         out, into = ledger.transfer_entry(
             entry_id=payment["ledger_entry_id"],
@@ -592,9 +600,9 @@ def transfer_payment(
         payment_id=payment_id,
         from_account_number=payment["account__number"],
         to_account_number=target.number,
-        amount=Money.of(payment["amount"], code),
+        amount=Money.of(payment["amount"], code).rounded(),
         out_entry_id=out.id,
         in_entry_id=into.id,
-        from_balance_after=Money.of(out.balance_after, code),
-        to_balance_after=Money.of(into.balance_after, code),
+        from_balance_after=Money.of(out.balance_after, code).rounded(),
+        to_balance_after=Money.of(into.balance_after, code).rounded(),
     )

@@ -422,14 +422,40 @@ def test_a_recall_restores_the_balance_charges_the_fee_and_is_answered_once(util
 
 def test_openapi_documents_the_payment_endpoints(client):
     schema = client.get("/api/v1/openapi.json").json()
-    paths = schema["paths"]
-    for path in (
-        "/api/v1/payments/accounts/{account_number}",
-        "/api/v1/payments/payments",
-        "/api/v1/payments/payments/{transaction_id}",
-        "/api/v1/payments/payments/{transaction_id}/recall",
-    ):
-        assert path in paths, path
-    post = paths["/api/v1/payments/payments"]["post"]
+    paths = {p: set(ops) for p, ops in schema["paths"].items() if p.startswith("/api/v1/payments/")}
+    staff = "/api/v1/payments/staff"
+    assert paths == {
+        "/api/v1/payments/accounts/{account_number}": {"get"},
+        "/api/v1/payments/payments": {"post"},
+        "/api/v1/payments/payments/{transaction_id}": {"get"},
+        "/api/v1/payments/payments/{transaction_id}/recall": {"post"},
+        f"{staff}/channels/{{channel}}/tills": {"post"},
+        f"{staff}/tills/{{till_id}}/payments": {"post"},
+        f"{staff}/tills/{{till_id}}/close": {"post"},
+        f"{staff}/tills/{{till_id}}": {"get"},
+        f"{staff}/channels/{{channel}}/lockbox-files": {"post"},
+        f"{staff}/channels/{{channel}}/quarantine": {"get"},
+        f"{staff}/channels/{{channel}}/quarantine/{{row_id}}/release": {"post"},
+        f"{staff}/channels/{{channel}}/quarantine/{{row_id}}/reject": {"post"},
+        f"{staff}/channels/{{channel}}/settlement-files": {"post"},
+        f"{staff}/settlement-files/{{file_id}}": {"get"},
+        f"{staff}/reconciliation-items/{{item_id}}/resolve": {"post"},
+        f"{staff}/payments/{{payment_id}}": {"get"},
+        f"{staff}/payments/{{payment_id}}/reversal": {"post"},
+        f"{staff}/payments/{{payment_id}}/transfer": {"post"},
+        f"{staff}/refunds": {"post"},
+        f"{staff}/mandates": {"post"},
+        f"{staff}/mandates/{{mandate_id}}/cancel": {"post"},
+        f"{staff}/direct-debits/collect": {"post"},
+        f"{staff}/checkouts": {"post"},
+        "/api/v1/payments/gateway/{channel}/notifications": {"post"},
+        "/api/v1/payments/gateway-simulator/{session_id}": {"get"},
+        "/api/v1/payments/gateway-simulator/{session_id}/pay": {"post"},
+    }
+    post = schema["paths"]["/api/v1/payments/payments"]["post"]
     assert set(post["responses"]) >= {"200", "201", "401", "409", "413", "422"}
-    assert "PaymentIn" in schema["components"]["schemas"]
+    assert post["security"] == [{"PartnerSignature": []}]
+    for name in ("PaymentIn", "ReceiptOut", "AccountDebtOut", "Problem", "ReportOut"):
+        assert name in schema["components"]["schemas"], name
+    amount = schema["components"]["schemas"]["PaymentIn"]["properties"]["amount"]
+    assert "string" in str(amount)

@@ -43,7 +43,7 @@ def run_in_threads(count, work):
         try:
             barrier.wait()
             results.append(work(index))
-        except Exception as error:  # noqa: BLE001  collected and asserted below
+        except Exception as error:
             errors.append(error)
         finally:
             connection.close()
