@@ -57,7 +57,9 @@ def admin():
 def django_env(database: str) -> dict[str, str]:
     env = dict(os.environ)
     env["DATABASE_URL"] = f"{SERVER_URL}/{database}"
-    env["DJANGO_SETTINGS_MODULE"] = "ampere.config.settings"
+    env["DJANGO_SETTINGS_MODULE"] = os.environ.get(
+        "AMPERE_BENCH_SETTINGS", "ampere.config.settings"
+    )  # another settings module, to compare (e.g. fewer middleware)
     env.setdefault("AMPERE_LOG_LEVEL", "ERROR")
     return env
 
