@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -18,6 +17,7 @@ from ampere.core.money import Money
 from ampere.payments import operations
 from ampere.payments.models import Payment
 from ampere.payments.types import PaymentInput
+from tests.concurrency import run_in_threads
 from tests.factories.accounts import AccountFactory, UtilityFactory
 from tests.factories.payments import bill, channel
 
@@ -33,27 +33,6 @@ def data(account, transaction_id="T-1", amount=Decimal(150_000)) -> PaymentInput
         currency="VND",
         received_at=RECEIVED,
     )
-
-
-def run_in_threads(count, work):
-    barrier = threading.Barrier(count)
-    results, errors = [], []
-
-    def worker(index):
-        try:
-            barrier.wait()
-            results.append(work(index))
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 def test_duplicates_from_many_threads_post_one_payment():
