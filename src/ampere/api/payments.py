@@ -78,17 +78,19 @@ PROBLEMS: dict[int, type[Problem]] = {
 
 # --- channels of partners --------------------------------------------------------------------
 
-_CHANNELS: dict[str, tuple[ChannelPolicy, float]] = {}
+_CHANNELS: dict[int, tuple[ChannelPolicy, float]] = {}
 _CHANNEL_CACHE_SECONDS = 30.0  # a policy change reaches every worker within this time
 
 
 def _partner_channel(partner: Partner) -> ChannelPolicy:
-    cached = _CHANNELS.get(partner.code)
+    """The partner's channel and policy, cached per worker for a short while (by the client's
+    id: a client registered again is looked up again)."""
+    cached = _CHANNELS.get(partner.client_id)
     if cached is not None and time.monotonic() - cached[1] < _CHANNEL_CACHE_SECONDS:
         channel = cached[0]
     else:
         channel = queries.get_partner_channel(partner_code=partner.code)
-        _CHANNELS[partner.code] = (channel, time.monotonic())
+        _CHANNELS[partner.client_id] = (channel, time.monotonic())
     if channel.utility_id != partner.utility_id:
         raise AuthorizationError(message="the client's channel belongs to another utility")
     return channel
