@@ -545,25 +545,25 @@ def _tree(root: int) -> list[int]:
 
 
 def _postgres_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
+    """The server's background processes and the backends of the run database (other
+    databases' backends, e.g. other test runs on the machine, count as other processes)."""
+    with admin() as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s "
+            "OR backend_type <> 'client backend'",
+            [RUN_DB],
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
 
 
-def cpu_snapshot(server_pid: int) -> dict[str, float]:
+def cpu_snapshot(server_pid: int, postgres: list[int]) -> dict[str, float]:
     """CPU seconds used so far by the server's processes, by PostgreSQL, and by the machine."""
     busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     ticks = os.sysconf("SC_CLK_TCK")
     idle = int(busy[3]) + int(busy[4])
     return {
         "server": sum(_ticks(pid) for pid in _tree(server_pid)),
-        "postgres": sum(_ticks(pid) for pid in _postgres_pids()),
+        "postgres": sum(_ticks(pid) for pid in postgres),
         "machine": (sum(int(x) for x in busy[:8]) - idle) / ticks,
     }
 
@@ -612,11 +612,12 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         run_clients(port, meta, warm, args, seconds=30)
         time.sleep(1)
         commits0, inserted0 = database_stats()
-        cpu0 = cpu_snapshot(server.pid)
+        postgres = _postgres_pids()  # the server's connections are open after the warm-up
+        cpu0 = cpu_snapshot(server.pid, postgres)
         started = time.time()
         samples, client_cpu = run_clients(port, meta, jobs, args, seconds=args.seconds)
         elapsed = time.time() - started
-        cpu1 = cpu_snapshot(server.pid)
+        cpu1 = cpu_snapshot(server.pid, postgres)
         time.sleep(0.6)  # pg_stat_database is reported by backends every 500 ms
         commits1, inserted1 = database_stats()
     finally:

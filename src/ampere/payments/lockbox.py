@@ -96,6 +96,8 @@ def import_lockbox_file(
     when the file as a whole is unusable."""
     if channel.kind != ChannelKind.LOCKBOX:
         raise InvalidInput(f"{channel.code} is not a lockbox channel", field="channel")
+    if not channel.is_active:
+        raise operations.ChannelClosed(f"channel {channel.code} is closed", field="channel")
     digest = hashlib.sha256(content).hexdigest()
     for attempt in range(2):
         existing = _existing_file(channel.id, digest)

@@ -419,14 +419,16 @@ def reverse_payment(
     )
     if payment is None:
         raise NotFound(f"no payment {payment_id}", field="payment")
+    transfer = PaymentTransfer.objects.filter(payment_id=payment_id).values(
+        "to_account_id", "in_entry_id"
+    )
     with transaction.atomic():
-        transfer = PaymentTransfer.objects.filter(payment_id=payment_id).values(
-            "to_account_id", "in_entry_id"
-        )
         moved = transfer.first()
         account_id = payment["account_id"] if moved is None else moved["to_account_id"]
         target_entry = payment["ledger_entry_id"] if moved is None else moved["in_entry_id"]
-        ledger.lock_accounts(account_ids=[account_id])
+        ledger.lock_accounts(account_ids={payment["account_id"], account_id})
+        if transfer.first() != moved:
+            raise Conflict("the payment was moved meanwhile; ask again", field="payment")
         done = PaymentReversal.objects.filter(payment_id=payment_id).first()
         if done is not None:
             if external_reference and done.external_reference == external_reference:

@@ -149,6 +149,18 @@ def test_payment_is_posted_at_once_and_the_receipt_says_what_it_paid(bank, accou
     assert (after["amount_due"], after["balance"]) == ("250000", "250000")
 
 
+def test_a_legacy_number_pays_the_account_it_now_belongs_to(bank, account):
+    bill(account.id, 200_000, date(2025, 5, 20), "HD-2025-05")
+    add_legacy_number(account_id=account.id, number="PE13000123456", source_system="CMIS 2")
+    response = bank.request("POST", PAY, payment(account, "200000", account_number="PE13000123456"))
+    assert response.status_code == 201
+    assert (response.json()["account_number"], response.json()["account_number_given"]) == (
+        account.number,
+        "PE13000123456",
+    )
+    assert get_balance(account_id=account.id) == Money.of(0, "VND")
+
+
 def test_the_same_payment_again_returns_the_original_receipt_and_posts_nothing(bank, account):
     bill(account.id, 500_000, date(2025, 5, 20), "HD-2025-05")
     first = bank.request("POST", PAY, payment(account))
@@ -200,11 +212,27 @@ def test_a_bill_paid_through_another_channel_is_refused_with_the_reason(utility,
     assert refused.json()["type"].endswith("/bill-already-paid")
     assert counts() == before
     # Naming the bill still open is fine; it is paid first even though it is not the oldest.
-    ok = pos.request("POST", PAY, payment(account, "300000", "POS-78", bill_number="HD-2025-06"))
+    ok = pos.request(
+        "POST",
+        PAY,
+        payment(
+            account,
+            "300000",
+            "POS-78",
+            bill_number="HD-2025-06",
+            collector="NV-0412",
+            device="HH-77",
+        ),
+    )
     assert ok.status_code == 201
     assert ok.json()["settled"] == [
         {"bill_number": "HD-2025-06", "source_type": "bill", "amount": "300000"}
     ]
+    assert ok.json()["method"] == "cash"
+    collected = Payment.objects.get(external_reference="POS-78")
+    assert (collected.collected_by, collected.device) == ("NV-0412", "HH-77")
+    reprint = pos.request("GET", f"{PAY}/POS-78")
+    assert reprint.json()["receipt_number"] == ok.json()["receipt_number"]
 
 
 def test_nothing_owed_and_more_than_owed_are_refused_unless_the_channel_keeps_credit(
