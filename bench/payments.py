@@ -426,6 +426,11 @@ class Connection:
         status, answer = self._response()
         return status, answer, stamp
 
+    def get(self, path: str) -> tuple[int, bytes, int]:
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        status, answer = self._response()
+        return status, answer, 0
+
     def _response(self) -> tuple[int, bytes]:
         while b"\r\n\r\n" not in self.buffer:
             self._fill()
@@ -475,7 +480,10 @@ def client_process(
             stamp = 0
             for kind in ("first", "again") if twice else ("first",):
                 began = time.perf_counter()
-                status, answer, stamp = conn.post(PAY_PATH, body, not_at=stamp)
+                if body:
+                    status, answer, stamp = conn.post(PAY_PATH, body, not_at=stamp)
+                else:  # the web stack alone: GET /healthz (middleware, one SELECT 1)
+                    status, answer, stamp = conn.get("/healthz")
                 replayed = b'"replayed": true' in answer
                 local.append((kind, status, time.perf_counter() - began, replayed))
         with lock:
@@ -620,6 +628,11 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         cpu1 = cpu_snapshot(server.pid, postgres)
         time.sleep(0.6)  # pg_stat_database is reported by backends every 500 ms
         commits1, inserted1 = database_stats()
+        floor_seconds = max(2.0, args.seconds / 4)
+        pings, _ = run_clients(
+            port, meta, [("", b"", False)] * 200_000, args, seconds=floor_seconds
+        )
+        healthz_rate = sum(1 for p in pings if p[1] == 200) / floor_seconds
     finally:
         server.terminate()
         try:
@@ -670,6 +683,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "commits_per_payment": round((commits1 - commits0) / max(1, len(samples)), 2),
         "rows_inserted_per_payment": round((inserted1 - inserted0) / max(1, posted), 2),
         "seconds": round(elapsed, 2),
+        "healthz_requests_per_second": round(healthz_rate, 1),
         "cpu_ms_per_request_server": round(used["server"] / requests * 1000, 3),
         "cpu_ms_per_request_postgres": round(used["postgres"] / requests * 1000, 3),
         "cpu_ms_per_request_clients": round(client_cpu / requests * 1000, 3),

@@ -332,6 +332,18 @@ def test_malformed_payments_get_a_problem_naming_the_field_and_post_nothing(
     assert counts() == before
 
 
+def test_a_body_that_is_not_a_payment_is_refused_and_posts_nothing(bank, account):
+    bill(account.id, 500_000, date(2025, 5, 20), "HD-2025-05")
+    before = counts()
+    broken = bank.request("POST", PAY, body=b"{not json")
+    assert broken.status_code == 400
+    assert broken.json()["detail"] == "Cannot parse request body"
+    partial = bank.request("POST", PAY, {"transaction_id": "VCB-1", "amount": "5"})
+    assert partial.status_code == 422
+    assert [e["field"] for e in partial.json()["errors"]] == ["account_number", "currency"]
+    assert counts() == before
+
+
 def test_unknown_account_and_mistyped_check_digit_are_told_apart(bank, account):
     bill(account.id, 500_000, date(2025, 5, 20), "HD-2025-05")
     before = counts()
