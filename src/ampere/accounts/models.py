@@ -367,7 +367,10 @@ class LedgerEntry(models.Model):
     fees, refunds paid out), negative is money received or credited (payments).
     """
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
+    # Indexed by ledger_account_posted (account, posted_at): no second index to write.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=EntryKind.choices)
     amount = models.DecimalField(max_digits=18, decimal_places=2)
     currency = models.CharField(max_length=3)
@@ -427,12 +430,15 @@ class LedgerAllocation(models.Model):
     The open amount of a debit is its amount less its allocations; a debit is an open item.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="allocations")
+    # Indexed by the allocation_* indexes below: no second index per key to write.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="allocations", db_index=False
+    )
     debit_entry = models.ForeignKey(
-        LedgerEntry, on_delete=models.PROTECT, related_name="debit_allocations"
+        LedgerEntry, on_delete=models.PROTECT, related_name="debit_allocations", db_index=False
     )
     credit_entry = models.ForeignKey(
-        LedgerEntry, on_delete=models.PROTECT, related_name="credit_allocations"
+        LedgerEntry, on_delete=models.PROTECT, related_name="credit_allocations", db_index=False
     )
     amount = models.DecimalField(max_digits=18, decimal_places=2)
     allocated_at = models.DateTimeField()

@@ -8,6 +8,7 @@ from datetime import date
 
 from django.db import connection
 
+from ampere.accounts.db import prepared_cursor
 from ampere.accounts.models import (
     Account,
     CustomerAccess,
@@ -44,27 +45,46 @@ def _normalise(number: str) -> str:
     return "".join(number.split()).replace("-", "").upper()
 
 
+_FIND_SQL = """
+    SELECT 0, a.id, a.number, a.utility_id, u.code, u.currency
+    FROM accounts_account a JOIN accounts_utility u ON u.id = a.utility_id
+    WHERE a.number = %s {account_utility}
+    UNION ALL
+    SELECT 1, a.id, a.number, a.utility_id, u.code, u.currency
+    FROM accounts_legacyaccountnumber l
+    JOIN accounts_account a ON a.id = l.account_id
+    JOIN accounts_utility u ON u.id = a.utility_id
+    WHERE l.number IN (%s, %s) {legacy_utility}
+    ORDER BY 1
+    LIMIT 1
+"""
+_FIND_ANY = _FIND_SQL.format(account_utility="", legacy_utility="")
+_FIND_IN_UTILITY = _FIND_SQL.format(
+    account_utility="AND u.code = %s",
+    legacy_utility="AND l.utility_id = (SELECT id FROM accounts_utility WHERE code = %s)",
+)
+
+
 def find_account(*, number: str, utility_code: str | None = None) -> AccountRef:
-    """The account with this number, new or legacy, in one query each at most.
+    """The account with this number, new or legacy, in one query (a new number wins).
 
     Raises AccountNotFound, or InvalidAccountNumber when a new-format number fails its check
     digit (a mistyped number is told as such, not as "not found").
     """
     cleaned = _normalise(number)
-    fields = ("id", "number", "utility_id", "utility__code", "utility__currency")
-    accounts = Account.objects.all()
-    if utility_code is not None:
-        accounts = accounts.filter(utility__code=utility_code)
-    row = accounts.filter(number=cleaned).values_list(*fields).first()
+    as_given = number.strip()
+    with prepared_cursor() as cursor:
+        if utility_code is None:
+            cursor.execute(_FIND_ANY, [cleaned, as_given, cleaned])
+        else:
+            cursor.execute(
+                _FIND_IN_UTILITY, [cleaned, utility_code, as_given, cleaned, utility_code]
+            )
+        row = cursor.fetchone()
     if row is not None:
-        return AccountRef(row[0], row[1], row[2], row[3], row[4], matched_by="number")
-    legacy = LegacyAccountNumber.objects.filter(number__in={number.strip(), cleaned})
-    if utility_code is not None:
-        legacy = legacy.filter(utility__code=utility_code)
-    legacy_row = legacy.values_list(*(f"account__{f}" for f in fields)).first()
-    if legacy_row is not None:
-        r = legacy_row
-        return AccountRef(r[0], r[1], r[2], r[3], r[4], matched_by="legacy")
+        return AccountRef(
+            row[1], row[2], row[3], row[4], row[5], matched_by="number" if row[0] == 0 else "legacy"
+        )
     utilities = Utility.objects.all()
     if utility_code is not None:
         utilities = utilities.filter(code=utility_code)
@@ -72,6 +92,40 @@ def find_account(*, number: str, utility_code: str | None = None) -> AccountRef:
         if cleaned.startswith(prefix):
             validate_number(cleaned, scheme=NumberScheme(scheme), prefix=prefix)
     raise AccountNotFound(f"no account with number {number!r}", field="account_number")
+
+
+_FIND_MANY_SQL = """
+    SELECT n.given, a.id, a.number, u.id, u.code, u.currency,
+           CASE WHEN a.by_number THEN 'number' ELSE 'legacy' END
+    FROM unnest(%s::varchar[], %s::varchar[]) AS n(given, cleaned)
+    JOIN accounts_utility u ON u.code = %s
+    JOIN LATERAL (
+        SELECT * FROM (
+            SELECT TRUE AS by_number, a.id, a.number FROM accounts_account a
+            WHERE a.utility_id = u.id AND a.number = n.cleaned
+            UNION ALL
+            SELECT FALSE, a.id, a.number FROM accounts_legacyaccountnumber l
+            JOIN accounts_account a ON a.id = l.account_id
+            WHERE l.utility_id = u.id AND l.number IN (n.given, n.cleaned)
+        ) found
+        ORDER BY by_number DESC
+        LIMIT 1
+    ) a ON TRUE
+"""
+
+
+def find_accounts(*, numbers: Iterable[str], utility_code: str) -> dict[str, AccountRef]:
+    """Many accounts by new or legacy number in one query (files of payments): the numbers
+    found, as given, with their accounts. Use ``find_account`` to say why one is missing."""
+    given = sorted({n.strip() for n in numbers if n.strip()})
+    if not given:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_FIND_MANY_SQL, [given, [_normalise(n) for n in given], utility_code])
+        return {
+            row[0]: AccountRef(row[1], row[2], row[3], row[4], row[5], matched_by=row[6])
+            for row in cursor.fetchall()
+        }
 
 
 def get_balance(*, account_id: int) -> Money:

@@ -14,22 +14,24 @@ import hashlib
 import hmac
 import secrets
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
-from ninja.errors import AuthenticationError, AuthorizationError
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.security import APIKeyHeader
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
+from ampere.accounts.db import prepared_cursor
 from ampere.accounts.queries import get_account_customer_id, get_customer_ids_for_user
 from ampere.api import signing
-from ampere.api.models import AccessToken, ApiCall, ApiClient, ApiKey
+from ampere.api.models import AccessToken, ApiClient, ApiKey
 from ampere.core.errors import NotFound
 
 
@@ -124,6 +126,13 @@ def _load_key(key_id: str) -> _CachedKey | None:
     return entry
 
 
+_RECORD_SQL = """
+    INSERT INTO api_apicall (client_id, key_id, signature, method, path, body_sha256,
+        remote_addr, outcome, at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s::inet, %s, %s)
+"""
+
+
 def _record(
     request: HttpRequest,
     *,
@@ -133,20 +142,28 @@ def _record(
     outcome: str,
     body_sha: str,
 ) -> bool:
-    """Write the audit row; False when the signature was used before (a replay)."""
+    """Write the audit row; False when the signature was used before (a replay).
+
+    One statement on a prepared cursor: outside a transaction it commits on its own; inside
+    one (tests, callers' atomic blocks) a savepoint keeps a refused replay from breaking it.
+    """
+    params = [
+        client_id,
+        key_id[:40],
+        signature,
+        request.method or "",
+        request.get_full_path()[:300],
+        body_sha,
+        request.META.get("REMOTE_ADDR") or None,
+        outcome,
+        datetime.now(UTC),
+    ]
     try:
-        with transaction.atomic():
-            ApiCall.objects.create(
-                client_id=client_id,
-                key_id=key_id[:40],
-                signature=signature,
-                method=request.method or "",
-                path=request.get_full_path()[:300],
-                body_sha256=body_sha,
-                remote_addr=request.META.get("REMOTE_ADDR") or None,
-                outcome=outcome,
-                at=datetime.now(UTC),
-            )
+        with (
+            transaction.atomic() if connection.in_atomic_block else nullcontext(),
+            prepared_cursor() as cursor,
+        ):
+            cursor.execute(_RECORD_SQL, params)
     except IntegrityError:
         return False
     return True
@@ -164,11 +181,30 @@ class PartnerSignature(APIKeyHeader):
         "joined by newlines. A signature is accepted once."
     )
 
-    def __init__(self, scope: str | None) -> None:
+    def __init__(self, scope: str | None, *, max_body_bytes: int | None = None) -> None:
         self.scope = scope
+        self.max_body_bytes = max_body_bytes
         super().__init__()
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Partner:
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if self.max_body_bytes is not None and (
+            not declared.isdigit() or int(declared) > self.max_body_bytes
+        ):
+            # Refused before the body is read; audited like every partner call.
+            _record(
+                request,
+                client_id=None,
+                key_id=key or "",
+                signature=None,
+                outcome="body-too-large",
+                body_sha="",
+            )
+            raise HttpError(
+                413,
+                f"the request body is {declared} bytes; at most {self.max_body_bytes} "
+                "are accepted here",
+            )
         body = request.body
         body_sha = signing.body_digest(body)
         key_id = key or ""
@@ -339,3 +375,13 @@ def require_account_access(request: Any, account_id: int) -> Caller:
     if customer_id is None or customer_id not in caller.customer_ids:
         raise NotFound(f"no account with id {account_id}", field="account")
     return caller
+
+
+class StaffAuth(PortalAuth):
+    """Staff only (back-office session or a staff login's bearer token)."""
+
+    def __call__(self, request: HttpRequest) -> Caller | None:
+        caller = super().__call__(request)
+        if caller is not None and not caller.is_staff:
+            raise AuthorizationError(message="staff only")
+        return caller

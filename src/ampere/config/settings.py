@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "ampere.api",
     "ampere.backoffice",
     "ampere.cli",
+    "ampere.payments",
 ]
 
 MIDDLEWARE = [

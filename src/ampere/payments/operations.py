@@ -1,0 +1,610 @@
+"""Posting payments exactly once, and undoing them: reversals, refunds and transfers.
+
+A payment is posted in one transaction that locks the account, reads its open items, refuses
+a double collection where the channel's policy says so, appends the ledger entry, settles open
+items with it and records the payment. The channel's transaction id is unique per channel: the
+same payment sent again — at once, concurrently or days later — returns the original receipt
+and posts nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg.errors
+from django.db import IntegrityError, transaction
+
+from ampere.accounts import ledger
+from ampere.accounts.db import prepared_cursor
+from ampere.accounts.queries import find_account
+from ampere.core.errors import Conflict, InvalidInput, NotFound
+from ampere.core.localtime import local_date, zone
+from ampere.core.money import Money, currency
+from ampere.payments import queries
+from ampere.payments.models import (
+    Channel,
+    ChannelKind,
+    Payment,
+    PaymentMethod,
+    PaymentReversal,
+    PaymentTransfer,
+    Refund,
+    RefundMethod,
+    ReversalKind,
+)
+from ampere.payments.types import (
+    ChannelPolicy,
+    PaymentInput,
+    Receipt,
+    RefundResult,
+    ReversalResult,
+    SettledItem,
+    TransferResult,
+    receipt_number,
+)
+
+MAX_AMOUNT = Decimal("1e15")
+CLOCK_SKEW = timedelta(minutes=5)
+
+DEFAULT_METHOD = {
+    ChannelKind.BANK: PaymentMethod.BANK_TRANSFER,
+    ChannelKind.GATEWAY: PaymentMethod.CARD,
+    ChannelKind.DIRECT_DEBIT: PaymentMethod.DIRECT_DEBIT,
+    ChannelKind.POS: PaymentMethod.CASH,
+    ChannelKind.COUNTER: PaymentMethod.CASH,
+    ChannelKind.LOCKBOX: PaymentMethod.CHEQUE,
+}
+
+
+class PaymentRefused(Conflict):
+    """The payment cannot be taken in the account's present state."""
+
+    code = "payment-refused"
+
+
+class BillAlreadyPaid(PaymentRefused):
+    code = "bill-already-paid"
+
+
+class NothingOwed(PaymentRefused):
+    code = "nothing-owed"
+
+
+class AmountExceedsDebt(PaymentRefused):
+    code = "amount-exceeds-debt"
+
+
+class TransactionIdReused(Conflict):
+    code = "transaction-id-reused"
+
+
+class UnknownBill(NotFound):
+    code = "unknown-bill"
+
+
+class ChannelClosed(Conflict):
+    code = "channel-closed"
+
+
+# --- channels ------------------------------------------------------------------------------
+
+
+def create_channel(
+    *,
+    utility_id: int,
+    code: str,
+    name: str,
+    kind: str,
+    partner_code: str = "",
+    accepts_credit_on_account: bool = False,
+    reversal_fee: Decimal = Decimal(0),
+    gateway: str = "",
+) -> ChannelPolicy:
+    """Register a channel with its policy. Raises InvalidInput, Conflict (code or partner)."""
+    if kind not in ChannelKind.values:
+        raise InvalidInput(f"{kind!r} is not one of {', '.join(ChannelKind.values)}", field="kind")
+    if not code.strip():
+        raise InvalidInput("a channel needs a code", field="code")
+    if reversal_fee < 0:
+        raise InvalidInput("a fee cannot be negative", field="reversal_fee")
+    if kind == ChannelKind.GATEWAY and not gateway:
+        raise InvalidInput("a gateway channel names its gateway adapter", field="gateway")
+    if Channel.objects.filter(code=code).exists():
+        raise Conflict(f"channel {code!r} exists already", field="code")
+    if partner_code and Channel.objects.filter(partner_code=partner_code).exists():
+        raise Conflict(f"partner {partner_code!r} has a channel already", field="partner_code")
+    channel = Channel.objects.create(
+        utility_id=utility_id,
+        code=code,
+        name=name,
+        kind=kind,
+        partner_code=partner_code,
+        accepts_credit_on_account=accepts_credit_on_account,
+        reversal_fee=reversal_fee,
+        gateway=gateway,
+    )
+    return queries.get_channel(code=channel.code)
+
+
+# --- posting -------------------------------------------------------------------------------
+
+
+def _checked_amount(data: PaymentInput, channel: ChannelPolicy) -> Money:
+    if not data.amount.is_finite():
+        raise InvalidInput("the amount is not a number", field="amount")
+    if data.amount <= 0:
+        raise InvalidInput(f"the amount must be more than zero, not {data.amount}", field="amount")
+    if data.amount >= MAX_AMOUNT:
+        raise InvalidInput(f"the amount {data.amount} is too large", field="amount")
+    paid = Money.of(data.amount, currency(data.currency))
+    if paid.currency.code != channel.currency:
+        raise InvalidInput(
+            f"{channel.utility_code} accounts are kept in {channel.currency}, "
+            f"not {paid.currency.code}",
+            field="currency",
+        )
+    if not paid.is_rounded():
+        raise InvalidInput(
+            f"{data.amount} has more decimals than {paid.currency.code} allows "
+            f"({paid.currency.minor_digits})",
+            field="amount",
+        )
+    return paid
+
+
+def _check_input(data: PaymentInput, channel: ChannelPolicy, now: datetime) -> Money:
+    if not channel.is_active:
+        raise ChannelClosed(f"channel {channel.code} is closed", field="channel")
+    reference = data.transaction_id
+    if (
+        not reference
+        or len(reference) > 64
+        or not reference.isprintable()
+        or reference.strip() != reference
+    ):
+        raise InvalidInput(
+            "the transaction id must be 1 to 64 printable characters without surrounding spaces",
+            field="transaction_id",
+        )
+    if data.received_at.tzinfo is None:
+        raise InvalidInput("received_at must carry its time zone", field="received_at")
+    if data.received_at > now + CLOCK_SKEW:
+        raise InvalidInput("received_at is in the future", field="received_at")
+    if data.method and data.method not in PaymentMethod.values:
+        raise InvalidInput(
+            f"{data.method!r} is not one of {', '.join(PaymentMethod.values)}", field="method"
+        )
+    for field, value, limit in (
+        ("bill_number", data.bill_number, 64),
+        ("collector", data.collector, 64),
+        ("device", data.device, 64),
+        ("account_number", data.account_number, 40),
+    ):
+        if len(value) > limit:
+            raise InvalidInput(f"at most {limit} characters", field=field)
+    return _checked_amount(data, channel)
+
+
+_EXISTING_SQL = """
+    SELECT nextval('payments_payment_id_seq'), p.id, p.account_id, p.amount, p.currency
+    FROM (SELECT 1) AS one
+    LEFT JOIN payments_payment p ON p.channel_id = %s AND p.external_reference = %s
+"""
+
+_INSERT_PAYMENT_SQL = """
+    INSERT INTO payments_payment (id, channel_id, external_reference, account_id,
+        account_number_given, amount, currency, method, received_at, value_date, posted_at,
+        bill_reference, collected_by, device, till_session_id, ledger_entry_id, balance_after,
+        created_by)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+"""
+
+
+def _same_payment(existing: tuple[int, int, Decimal, str], account_id: int, paid: Money) -> int:
+    """The original's id when it is the same payment; raises TransactionIdReused otherwise."""
+    payment_id, existing_account, amount, code = existing
+    if existing_account != account_id or amount != paid.amount or code != paid.currency.code:
+        original = Money.of(amount, code).rounded()
+        raise TransactionIdReused(
+            f"transaction id was used for another payment ({original}, receipt "
+            f"{receipt_number(payment_id)}); send a new id for a new payment",
+            field="transaction_id",
+        )
+    return payment_id
+
+
+def _refuse_double_collection(
+    position: ledger.Position,
+    *,
+    channel: ChannelPolicy,
+    paid: Money,
+    bill_entries: tuple[ledger.PositionItem, ...],
+    data: PaymentInput,
+    account_id: int,
+    account_number: str,
+) -> None:
+    """Refuse a payment that would be collected twice (a bill paid already, nothing owed, more
+    than owed) unless the channel keeps such money as credit on the account."""
+    if data.bill_number and not bill_entries:
+        settled_by = queries.who_settled_bill(account_id=account_id, bill_number=data.bill_number)
+        if settled_by is None:
+            raise UnknownBill(
+                f"account {account_number} has no bill {data.bill_number}", field="bill_number"
+            )
+        if not channel.accepts_credit_on_account:
+            raise BillAlreadyPaid(
+                f"bill {data.bill_number} is not open: {settled_by}", field="bill_number"
+            )
+    if channel.accepts_credit_on_account:
+        return
+    if position.debt == 0:
+        last = queries.last_payment_text(account_id=account_id)
+        raise NothingOwed(
+            f"nothing is owed on account {account_number}" + (f": {last}" if last else ""),
+            field="account_number",
+        )
+    if paid.amount > position.debt:
+        owed = Money(position.debt, paid.currency).rounded()
+        raise AmountExceedsDebt(
+            f"{paid.rounded()} is more than the {owed} owed on account {account_number}",
+            field="amount",
+        )
+
+
+def _constraint_of(error: IntegrityError) -> str:
+    cause = error.__cause__
+    if isinstance(cause, psycopg.errors.IntegrityError) and cause.diag.constraint_name:
+        return cause.diag.constraint_name
+    return ""
+
+
+def post_payment(
+    *, channel: ChannelPolicy, data: PaymentInput, created_by: str, now: datetime
+) -> Receipt:
+    """Post a payment from ``channel`` to the account (new or legacy number), exactly once.
+
+    Returns the receipt; for a transaction id the channel used before, the original receipt
+    with ``replayed=True``. Raises InvalidInput (naming the field), AccountNotFound,
+    InvalidAccountNumber, UnknownBill, TransactionIdReused, ChannelClosed and, where the
+    channel keeps no credit on account, BillAlreadyPaid, NothingOwed, AmountExceedsDebt.
+    """
+    paid = _check_input(data, channel, now)
+    account = find_account(number=data.account_number, utility_code=channel.utility_code)
+    value_date = local_date(data.received_at, zone(channel.time_zone))
+    replay_of: int | None = None
+    try:
+        with transaction.atomic(), prepared_cursor() as cursor:
+            position = ledger.lock_position(account_id=account.id, cursor=cursor)
+            cursor.execute(_EXISTING_SQL, [channel.id, data.transaction_id])
+            payment_id, *existing = cursor.fetchone()
+            if existing[0] is not None:
+                replay_of = _same_payment((existing[0], *existing[1:]), account.id, paid)
+            else:
+                bill_entries = (
+                    position.debits_of(source_type="bill", source_id=data.bill_number)
+                    if data.bill_number
+                    else ()
+                )
+                _refuse_double_collection(
+                    position,
+                    channel=channel,
+                    paid=paid,
+                    bill_entries=bill_entries,
+                    data=data,
+                    account_id=account.id,
+                    account_number=account.number,
+                )
+                posted, _ = ledger.post_to_position(
+                    position=position,
+                    kind="payment",
+                    amount=-paid,
+                    value_date=value_date,
+                    source_type="payment",
+                    source_id=str(payment_id),
+                    created_by=created_by,
+                    now=now,
+                    description=f"{channel.name} {data.transaction_id}",
+                    prefer_debits=[d.entry_id for d in bill_entries],
+                    cursor=cursor,
+                )
+                method = data.method or DEFAULT_METHOD[ChannelKind(channel.kind)]
+                assert posted.balance_after is not None
+                cursor.execute(
+                    _INSERT_PAYMENT_SQL,
+                    [
+                        payment_id,
+                        channel.id,
+                        data.transaction_id,
+                        account.id,
+                        data.account_number,
+                        paid.amount,
+                        paid.currency.code,
+                        method,
+                        data.received_at,
+                        value_date,
+                        now,
+                        data.bill_number,
+                        data.collector,
+                        data.device,
+                        data.till_session_id,
+                        posted.id,
+                        posted.balance_after,
+                        created_by,
+                    ],
+                )
+    except IntegrityError as error:
+        if _constraint_of(error) != "payment_once_per_channel_reference":
+            raise
+        # The same id for another account, posted concurrently: the database kept one.
+        found = queries.payment_key(channel_id=channel.id, transaction_id=data.transaction_id)
+        assert found is not None
+        replay_of = _same_payment(found, account.id, paid)
+    if replay_of is not None:
+        return queries.get_receipt(payment_id=replay_of, replayed=True)
+    assert posted.balance_after is not None
+    code = paid.currency
+    return Receipt(
+        payment_id=payment_id,
+        receipt_number=receipt_number(payment_id),
+        channel=channel.code,
+        channel_name=channel.name,
+        transaction_id=data.transaction_id,
+        account_number=account.number,
+        account_number_given=data.account_number,
+        amount=paid.rounded(),
+        method=method,
+        received_at=data.received_at.astimezone(UTC),
+        value_date=value_date,
+        posted_at=now,
+        bill_number=data.bill_number,
+        settled=tuple(
+            SettledItem(s.entry_id, s.source_type, s.source_id, Money(s.amount, code).rounded())
+            for s in posted.settled
+        ),
+        credit_on_account=Money(paid.amount - posted.allocated, code).rounded(),
+        balance_after=Money(posted.balance_after, code).rounded(),
+        status="posted",
+    )
+
+
+# --- reversals -----------------------------------------------------------------------------
+
+REVERSAL_KIND_OF_CHANNEL = {
+    ChannelKind.BANK: ReversalKind.RECALL,
+    ChannelKind.DIRECT_DEBIT: ReversalKind.BOUNCE,
+    ChannelKind.GATEWAY: ReversalKind.CHARGEBACK,
+}
+FEE_KINDS = frozenset({ReversalKind.RECALL, ReversalKind.BOUNCE, ReversalKind.CHARGEBACK})
+
+
+def reversal_kind_for(channel: ChannelPolicy) -> str:
+    """What a reversal asked for by the channel itself is: a bank's recall, a returned direct
+    debit, a gateway's chargeback; a counter or POS void is a posting error (no fee)."""
+    return REVERSAL_KIND_OF_CHANNEL.get(ChannelKind(channel.kind), ReversalKind.ERROR)
+
+
+def reverse_payment(
+    *,
+    payment_id: int,
+    kind: str,
+    reason: str,
+    created_by: str,
+    now: datetime,
+    external_reference: str = "",
+) -> ReversalResult:
+    """Reverse a payment at most once (a bank recall, a bounced direct debit, a chargeback, a
+    posting error): a reversal entry reopens what it paid and, for a recall, bounce or
+    chargeback, the channel's reversal fee is charged where its policy sets one.
+
+    Asking again with the same ``external_reference`` returns the first result. Raises
+    NotFound, InvalidInput, Conflict (reversed already, transferred twice).
+    """
+    if kind not in ReversalKind.values:
+        raise InvalidInput(f"{kind!r} is not one of {', '.join(ReversalKind.values)}", field="kind")
+    if not reason.strip():
+        raise InvalidInput("say why the payment is reversed", field="reason")
+    if len(external_reference) > 64:
+        raise InvalidInput("at most 64 characters", field="recall_id")
+    payment = (
+        Payment.objects.filter(id=payment_id)
+        .values(
+            "account_id",
+            "ledger_entry_id",
+            "channel__reversal_fee",
+            "currency",
+            "channel__utility__time_zone",
+        )
+        .first()
+    )
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}", field="payment")
+    transfer = PaymentTransfer.objects.filter(payment_id=payment_id).values(
+        "to_account_id", "in_entry_id"
+    )
+    with transaction.atomic():
+        moved = transfer.first()
+        account_id = payment["account_id"] if moved is None else moved["to_account_id"]
+        target_entry = payment["ledger_entry_id"] if moved is None else moved["in_entry_id"]
+        ledger.lock_accounts(account_ids={payment["account_id"], account_id})
+        if transfer.first() != moved:
+            raise Conflict("the payment was moved meanwhile; ask again", field="payment")
+        done = PaymentReversal.objects.filter(payment_id=payment_id).first()
+        if done is not None:
+            if external_reference and done.external_reference == external_reference:
+                return queries.get_reversal(payment_id=payment_id, replayed=True)
+            raise Conflict(
+                f"payment {receipt_number(payment_id)} was reversed already "
+                f"({done.kind}, {done.reversed_at:%Y-%m-%d})",
+                field="payment",
+            )
+        reversal = ledger.reverse_entry(
+            entry_id=target_entry, created_by=created_by, now=now, reason=reason
+        )
+        fee_entry: int | None = None
+        fee_amount = payment["channel__reversal_fee"]
+        if kind in FEE_KINDS and fee_amount > 0:
+            today = local_date(now, zone(payment["channel__utility__time_zone"]))
+            fee_entry = ledger.post_entry(
+                account_id=account_id,
+                kind="fee",
+                amount=Money.of(fee_amount, payment["currency"]),
+                value_date=today,
+                due_date=today,
+                source_type="payment_reversal",
+                source_id=str(payment_id),
+                created_by=created_by,
+                now=now,
+                description=f"{ReversalKind(kind).label} fee",
+            ).id
+        PaymentReversal.objects.create(
+            payment_id=payment_id,
+            kind=kind,
+            reason=reason[:200],
+            external_reference=external_reference,
+            reversal_entry_id=reversal.id,
+            fee_entry_id=fee_entry,
+            reversed_at=now,
+            created_by=created_by,
+        )
+    return queries.get_reversal(payment_id=payment_id)
+
+
+# --- refunds and transfers -------------------------------------------------------------------
+
+
+def refund_credit(
+    *,
+    account_id: int,
+    amount: Money,
+    method: str,
+    payee: str,
+    reason: str,
+    reference: str,
+    created_by: str,
+    now: datetime,
+) -> RefundResult:
+    """Pay credit on an account back to the customer: a refund entry set against the credit.
+
+    ``reference`` is the caller's key: asking again returns the first refund. Raises
+    InvalidInput, NotFound, Conflict (more than the credit, the reference used otherwise).
+    """
+    if method not in RefundMethod.values:
+        raise InvalidInput(
+            f"{method!r} is not one of {', '.join(RefundMethod.values)}", field="method"
+        )
+    for field, value in (("payee", payee), ("reason", reason), ("reference", reference)):
+        if not value.strip():
+            raise InvalidInput(f"{field} is required", field=field)
+    if amount.amount <= 0:
+        raise InvalidInput("a refund is more than zero", field="amount")
+    with transaction.atomic():
+        position = ledger.lock_position(account_id=account_id)
+        existing = (
+            Refund.objects.filter(reference=reference)
+            .values_list("id", "account_id", "amount")
+            .first()
+        )
+        if existing is not None:
+            if existing[1] != account_id or existing[2] != amount.amount:
+                raise Conflict(
+                    f"refund reference {reference!r} was used otherwise", field="reference"
+                )
+            return queries.get_refund(refund_id=existing[0], replayed=True)
+        if amount.currency.code != position.currency:
+            raise InvalidInput(f"the account is kept in {position.currency}", field="currency")
+        if amount.amount > position.credit:
+            raise Conflict(
+                f"the account holds {position.credit} {position.currency} of credit, "
+                f"less than {amount.amount}",
+                field="amount",
+            )
+        posted, _ = ledger.post_to_position(
+            position=position,
+            kind="refund",
+            amount=amount,
+            value_date=local_date(now, zone(position.time_zone)),
+            source_type="refund",
+            source_id=reference,
+            created_by=created_by,
+            now=now,
+            description=f"refund to {payee}",
+        )
+        refund = Refund.objects.create(
+            account_id=account_id,
+            reference=reference,
+            amount=amount.amount,
+            currency=amount.currency.code,
+            method=method,
+            payee=payee[:120],
+            reason=reason[:200],
+            ledger_entry_id=posted.id,
+            refunded_at=now,
+            created_by=created_by,
+        )
+    return queries.get_refund(refund_id=refund.id)
+
+
+def transfer_payment(
+    *, payment_id: int, to_account_number: str, reason: str, created_by: str, now: datetime
+) -> TransferResult:
+    """Move a misapplied payment to the account it was meant for (new ledger rows on both).
+
+    Raises NotFound, AccountNotFound, InvalidInput, Conflict (reversed, transferred already).
+    """
+    payment = (
+        Payment.objects.filter(id=payment_id)
+        .values(
+            "account_id",
+            "account__number",
+            "ledger_entry_id",
+            "amount",
+            "currency",
+            "channel__utility__code",
+        )
+        .first()
+    )
+    if payment is None:
+        raise NotFound(f"no payment {payment_id}", field="payment")
+    if PaymentReversal.objects.filter(payment_id=payment_id).exists():
+        raise Conflict(f"payment {receipt_number(payment_id)} is reversed", field="payment")
+    moved = PaymentTransfer.objects.filter(payment_id=payment_id).values_list(
+        "to_account__number", flat=True
+    )
+    if moved:
+        raise Conflict(
+            f"payment {receipt_number(payment_id)} was moved to account {moved[0]} already",
+            field="payment",
+        )
+    target = find_account(number=to_account_number, utility_code=payment["channel__utility__code"])
+    if target.id == payment["account_id"]:
+        raise InvalidInput("the payment is on that account already", field="to_account_number")
+    with transaction.atomic():
+        out, into = ledger.transfer_entry(
+            entry_id=payment["ledger_entry_id"],
+            to_account_id=target.id,
+            created_by=created_by,
+            now=now,
+            reason=reason,
+        )
+        PaymentTransfer.objects.create(
+            payment_id=payment_id,
+            to_account_id=target.id,
+            out_entry_id=out.id,
+            in_entry_id=into.id,
+            reason=reason[:200],
+            transferred_at=now,
+            created_by=created_by,
+        )
+    code = payment["currency"]
+    assert out.balance_after is not None and into.balance_after is not None
+    return TransferResult(
+        payment_id=payment_id,
+        from_account_number=payment["account__number"],
+        to_account_number=target.number,
+        amount=Money.of(payment["amount"], code).rounded(),
+        out_entry_id=out.id,
+        in_entry_id=into.id,
+        from_balance_after=Money.of(out.balance_after, code).rounded(),
+        to_balance_after=Money.of(into.balance_after, code).rounded(),
+    )
