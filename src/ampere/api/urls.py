@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ampere.api import accounts, partners, payments, rating, readings
+from ampere.api import accounts, billing, partners, payments, rating, readings
 from ampere.api.health import healthz
 from ampere.api.v1 import api
 
@@ -9,6 +9,7 @@ from ampere.api.v1 import api
 #   from ampere.api import rating
 #   api.add_router("/rating/", rating.router)
 api.add_router("/accounts/", accounts.router)
+api.add_router("/billing/", billing.router)
 api.add_router("/partners/", partners.router)
 api.add_router("/payments/", payments.router)
 api.add_router("/readings/", readings.router)

@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+import numpy as np
+import numpy.typing as npt
+
 from ampere.billing.types import HoldReason
 from ampere.core.errors import InvalidInput
 from ampere.core.periods import DatePeriod
@@ -185,3 +188,70 @@ def _against_history(
             )
         )
     return found
+
+
+# --- many bills at once ------------------------------------------------------------------------
+
+
+def _scaled(value: Decimal) -> tuple[int, int]:
+    """``value`` as (integer, non-negative power of ten dividing it): 1.3 → (13, 1)."""
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    places = max(-exponent, 0)
+    return int(value.scaleb(places)), places
+
+
+def hold_candidates(
+    *,
+    policy: HoldPolicy,
+    minor_digits: int,
+    total_minor: npt.NDArray[np.int64],
+    consumption_wh: npt.NDArray[np.int64],
+    days: npt.NDArray[np.int64],
+    estimated: npt.NDArray[np.bool_],
+    live: npt.NDArray[np.bool_],
+    history_count: npt.NDArray[np.int64],
+    history_sum_wh: npt.NDArray[np.int64],
+    history_per_day_centi: npt.NDArray[np.int64],
+    leading_estimates: npt.NDArray[np.int64],
+) -> npt.NDArray[np.bool_]:
+    """Which of many priced bills ``hold_reasons`` may hold: a superset of the held ones, found
+    with integer arithmetic, so the exact rule (and its words) runs only for these.
+
+    Per bill: ``history_count`` previous periods in the ratio window (at most
+    ``policy.history_periods``), their kWh summed in Wh, the mean of their kWh per day in
+    hundredths (rounded either way: the check allows one hundredth on each side), and how many
+    of the newest previous bills in a row were estimated.
+    """
+    candidates: npt.NDArray[np.bool_] = (total_minor < 0) | ((total_minor == 0) & live)
+    if policy.max_total is not None:
+        limit = policy.max_total.scaleb(minor_digits)
+        candidates |= total_minor > int(limit.to_integral_value(rounding="ROUND_FLOOR"))
+    if policy.max_consecutive_estimates is not None:
+        candidates |= estimated & (1 + leading_estimates > policy.max_consecutive_estimates)
+    if policy.high_kwh_ratio is None and policy.low_kwh_ratio is None:
+        return np.asarray(candidates, dtype=np.bool_)
+    known = history_count > 0
+    if policy.compare_per_day:
+        # Bill kWh per day in hundredths, half-up (± 1 covers any rounding difference).
+        current = (2 * consumption_wh + 10 * days) // (20 * days)
+        high_current, low_current = current + 1, current - 1
+        high_base, low_base = history_per_day_centi - 1, history_per_day_centi + 1
+        floored = np.zeros(len(current), np.bool_)
+    else:
+        count = np.where(known, history_count, 1)
+        baseline = (2 * history_sum_wh + count) // (2 * count)
+        high_current = low_current = consumption_wh
+        high_base = low_base = baseline
+        floor_int, floor_places = _scaled(policy.ratio_floor_kwh)
+        floor_scaled = floor_int * 10 ** max(3 - floor_places, 0)
+        scale = 10 ** max(floor_places - 3, 0)
+        floored = (consumption_wh * scale < floor_scaled) & (baseline * scale < floor_scaled)
+    ratio = np.zeros(len(candidates), np.bool_)
+    if policy.high_kwh_ratio is not None:
+        high, places = _scaled(policy.high_kwh_ratio)
+        ratio |= (high_current * 10**places >= high * high_base) & (high_current > high_base)
+    if policy.low_kwh_ratio is not None:
+        low, places = _scaled(policy.low_kwh_ratio)
+        ratio |= (low_current * 10**places <= low * low_base) & (low_current < low_base)
+    return np.asarray(candidates | (known & ~floored & ratio), dtype=np.bool_)

@@ -291,9 +291,15 @@ class Bill(models.Model):
         related_name="bills",
         db_index=False,
     )
-    # The run that made the bill (a BillRun table arrives with bill runs); null for bills
-    # written one at a time (a clerk's rebill).
-    bill_run_id = models.BigIntegerField(null=True, blank=True)
+    # The run that made the bill; null for bills written one at a time (a clerk's rebill).
+    bill_run = models.ForeignKey(
+        "BillRun",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bills",
+        db_index=False,
+    )
     kind = models.CharField(max_length=8, choices=BillKindChoice.choices)
     status = models.CharField(max_length=9, choices=BillStatusChoice.choices)
     period = DateRangeField()
@@ -399,7 +405,7 @@ class Bill(models.Model):
         indexes = [
             models.Index(fields=["agreement", "period"], name="bill_agreement_period"),
             models.Index(fields=["account", "-bill_date"], name="bill_account_date"),
-            models.Index(fields=["bill_run_id"], name="bill_run"),
+            models.Index(fields=["bill_run"], name="bill_run"),
             models.Index(fields=["id"], condition=Q(status="held"), name="bill_held"),
         ]
         triggers = [
@@ -645,3 +651,152 @@ class CollectionAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bank_bin}/{self.account_number}"
+
+
+# --- bill runs ---------------------------------------------------------------------------------
+
+
+class BillRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"  # partitions wait, run or failed: the run resumes
+    COMPLETED = "completed", "Completed"
+
+
+class BillRun(models.Model):
+    """A bill run of one cycle for one month of its calendar (the schedule row's period).
+
+    Planned once into partitions of consecutive account ids; the run stays ``running`` until
+    every partition is done, and running it again resumes the partitions not done. At most one
+    run of a cycle and month runs at a time; a later run of the same month bills only what the
+    first did not (the one-bill-per-agreement-and-period constraint skips the rest).
+    """
+
+    utility = models.ForeignKey(Utility, on_delete=models.PROTECT, related_name="bill_runs")
+    cycle = models.ForeignKey(BillingCycle, on_delete=models.PROTECT, related_name="runs")
+    month = models.DateField()
+    period = DateRangeField()
+    bill_date = models.DateField()
+    # Every issued bill of the run that is owed falls due on this day (one bill date, one rule).
+    due_date = models.DateField()
+    as_of = models.DateField()
+    status = models.CharField(
+        max_length=9, choices=BillRunStatus.choices, default=BillRunStatus.RUNNING
+    )
+    partition_size = models.PositiveIntegerField()
+    partition_count = models.PositiveIntegerField()
+    account_count = models.PositiveIntegerField()
+    # Queue the documents (PDF, e-invoice) of each partition after it commits.
+    documents = models.BooleanField(default=True)
+    created_by = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cycle", "month"],
+                condition=Q(status="running"),
+                name="one_running_bill_run_per_cycle_month",
+            ),
+            models.CheckConstraint(condition=Q(partition_size__gte=1), name="bill_run_size"),
+            models.CheckConstraint(
+                condition=Q(status="running", finished_at__isnull=True)
+                | Q(status="completed", finished_at__isnull=False),
+                name="bill_run_finished_when_completed",
+            ),
+        ]
+        indexes = [models.Index(fields=["utility", "-created_at"], name="bill_run_utility")]
+
+    def __str__(self) -> str:
+        return f"run {self.id} {self.cycle_id} {self.month:%Y-%m}"
+
+
+class PartitionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"  # a worker took it (it may have died: the row lock tells)
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"  # rolled back whole; runs again when the run resumes
+
+
+class BillRunPartition(models.Model):
+    """Accounts ``first_account_id``..``last_account_id`` (inclusive) of a run's cycle, billed
+    in one transaction: its bills, lines, holds, exceptions, ledger charges and this row's
+    ``done`` commit together, or nothing does."""
+
+    run = models.ForeignKey(BillRun, on_delete=models.PROTECT, related_name="partitions")
+    number = models.PositiveIntegerField()
+    first_account_id = models.BigIntegerField()
+    last_account_id = models.BigIntegerField()
+    account_count = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=7, choices=PartitionStatus.choices, default=PartitionStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    agreements = models.PositiveIntegerField(default=0)
+    bills_issued = models.PositiveIntegerField(default=0)
+    bills_held = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)  # billed already (a re-run)
+    exceptions = models.PositiveIntegerField(default=0)
+    estimated_reads = models.PositiveIntegerField(default=0)
+    # Sum of the issued bills' totals: what the partition posted to the ledger.
+    amount_posted = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    lines = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # seconds per step of the last attempt
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=100, blank=True)  # who took it last
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="partition_number_per_run"),
+            models.CheckConstraint(
+                condition=Q(first_account_id__lte=F("last_account_id")),
+                name="partition_range_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} #{self.number}"
+
+
+class BillRunException(models.Model):
+    """An agreement a run could not bill, kept with the reason and the input (quarantine): no
+    tariff version for the period, a rating rejection, reads missing and not estimable. A
+    later run of the same month bills it once the data is right. Append-only."""
+
+    run = models.ForeignKey(BillRun, on_delete=models.PROTECT, related_name="exceptions")
+    partition = models.ForeignKey(
+        BillRunPartition, on_delete=models.PROTECT, related_name="exception_rows"
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    agreement = models.ForeignKey(ServiceAgreement, on_delete=models.PROTECT, related_name="+")
+    period = DateRangeField()
+    code = models.CharField(max_length=40)
+    detail = models.CharField(max_length=300)
+    raw = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["run", "partition"], name="bill_run_exception_run"),
+            models.Index(fields=["agreement"], name="bill_run_exception_agreement"),
+        ]
+        triggers = [
+            pgtrigger.Protect(
+                name="bill_run_exception_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} agreement {self.agreement_id}: {self.code}"
+
+
+class RebillCursor(models.Model):
+    """How far a utility's consumption revisions have been rebilled (``revised_at``)."""
+
+    utility = models.OneToOneField(Utility, on_delete=models.PROTECT, related_name="+")
+    processed_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.utility_id} rebilled to {self.processed_until}"

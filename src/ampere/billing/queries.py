@@ -34,7 +34,7 @@ from ampere.billing.models import (
     DueDateRule,
     HoldPolicy,
 )
-from ampere.billing.types import BillLineView, BillView, ReadingDetail, UsagePoint
+from ampere.billing.types import BillLineView, BillSummary, BillView, ReadingDetail, UsagePoint
 from ampere.billing.vietqr import VietQRRequest, vietqr_payload
 from ampere.core.errors import DomainError, InvalidInput, NotFound
 from ampere.core.periods import DatePeriod
@@ -486,3 +486,75 @@ def get_bill_document_data(*, bill_id: int) -> BillDocumentData:
         history=tuple(history),
         vietqr_payload=payload,
     )
+
+
+def has_bills(*, utility_id: int) -> bool:
+    """Whether any bill was made for the utility's accounts."""
+    return Bill.objects.filter(account__utility_id=utility_id).exists()
+
+
+def list_account_bills(
+    *, account_id: int, limit: int = 20, before_id: int | None = None, issued_only: bool = False
+) -> list[BillSummary]:
+    """The account's bills, newest first (by id), paged with ``before_id``, in one query;
+    ``issued_only`` leaves out bills never issued (held, or cancelled while held)."""
+    rows = Bill.objects.filter(account_id=account_id)
+    if before_id is not None:
+        rows = rows.filter(id__lt=before_id)
+    if issued_only:
+        rows = rows.filter(issued_at__isnull=False)
+    return [
+        BillSummary(
+            id=r[0],
+            kind=r[1],
+            status=r[2],
+            period=as_period(r[3]),
+            bill_date=r[4],
+            due_date=r[5],
+            issued_at=r[6],
+            currency=r[7],
+            consumption_kwh=r[8],
+            estimated=r[9],
+            total=r[10],
+            reverses_id=r[11],
+            replaces_id=r[12],
+        )
+        for r in rows.order_by("-id").values_list(
+            "id",
+            "kind",
+            "status",
+            "period",
+            "bill_date",
+            "due_date",
+            "issued_at",
+            "currency",
+            "consumption_kwh",
+            "estimated",
+            "total",
+            "reverses_id",
+            "replaces_id",
+        )[:limit]
+    ]
+
+
+def get_bill_owner(*, bill_id: int) -> tuple[int, bool]:
+    """The account of a bill and whether it was ever issued; raises BillNotFound."""
+    row = Bill.objects.filter(id=bill_id).values_list("account_id", "issued_at").first()
+    if row is None:
+        raise BillNotFound(f"no bill {bill_id}", field="bill")
+    return row[0], row[1] is not None
+
+
+def get_einvoice_xml(*, bill_id: int) -> tuple[str, str, int]:
+    """The signed e-invoice XML of a bill, its symbol and number; raises NotFound when the bill
+    has none (yet)."""
+    from ampere.billing.models import EInvoice
+
+    row = (
+        EInvoice.objects.filter(bill_id=bill_id)
+        .values_list("xml", "series__symbol", "number")
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"bill {bill_id} has no e-invoice", field="bill")
+    return row[0], row[1], row[2]

@@ -6,6 +6,8 @@ transaction). Idempotent: a repeated delivery returns what the first one made.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
@@ -36,3 +38,29 @@ def issue_einvoice(bill_id: int) -> str:
 
     ref = issue(bill_id=bill_id, now=timezone.now())
     return f"{ref.symbol}/{ref.number}"
+
+
+@shared_task(
+    bind=True,
+    name="billing.run_bill_partition",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+)
+def run_bill_partition(self: Any, partition_id: int) -> str:
+    """Bill one partition of a bill run (idempotent: a partition done or held by another worker
+    is left as it is); returns what happened."""
+    from ampere.billing.runs import run_partition
+
+    worker = f"celery:{self.request.hostname or ''}"
+    return run_partition(partition_id=partition_id, now=timezone.now(), worker=worker).status
+
+
+@shared_task(name="billing.render_partition_documents")
+def render_partition_documents(partition_id: int) -> dict[str, int]:
+    """Render the PDF (and, for VND bills, issue the e-invoice) of each issued bill of a bill
+    run's partition; a bill done before is skipped. Queued after the partition commits."""
+    from ampere.billing.runs import render_partition_documents as render
+
+    return render(partition_id=partition_id, now=timezone.now())

@@ -155,3 +155,22 @@ class EInvoiceRef:
     number: int
     issue_date: date
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BillSummary:
+    """A bill in an account's list (no lines)."""
+
+    id: int
+    kind: str
+    status: str
+    period: DatePeriod
+    bill_date: date
+    due_date: date | None
+    issued_at: datetime | None
+    currency: str
+    consumption_kwh: Decimal
+    estimated: bool
+    total: Decimal
+    reverses_id: int | None
+    replaces_id: int | None

@@ -67,7 +67,7 @@ WITH req AS (
 ),
 bounds AS (
     SELECT r.n, r.start_date, r.end_date, i.id AS installation_id, g.id AS register_id, g.code,
-           m.multiplier, m.register_digits,
+           m.multiplier, m.register_digits, m.serial,
            (lower(i.installed_period) AT TIME ZONE u.time_zone)::date AS on_date,
            CASE WHEN upper_inf(i.installed_period) THEN NULL
                 ELSE ((upper(i.installed_period) - interval '1 microsecond')
@@ -89,7 +89,12 @@ SELECT b.n, b.code,
             ELSE sum(CASE WHEN c.value >= o.value THEN c.value - o.value
                           ELSE c.value + power(10::numeric, b.register_digits) - o.value
                      END * b.multiplier)
-       END
+       END,
+       -- The readings themselves, when one meter covered the period (bills print them).
+       CASE WHEN count(*) = 1 THEN min(b.serial) END,
+       CASE WHEN count(*) = 1 THEN min(o.value) END,
+       CASE WHEN count(*) = 1 THEN min(c.value) END,
+       CASE WHEN count(*) = 1 THEN min(b.multiplier) END
 FROM bounds b
 LEFT JOIN LATERAL (
     SELECT x.value, x.source FROM metering_registerread x
@@ -173,15 +178,27 @@ def consumption_for_billing(
     _check_requests(requests)
     if not requests:
         return []
-    arrays: list[list[Any]] = [
-        [r.service_point_id for r in requests],
-        [r.period.start for r in requests],
-        [r.period.end for r in requests],
+    # Arrays go as their text form: psycopg dumps a list element by element in Python, and a
+    # bill run asks for tens of thousands of service points at once.
+    arrays: list[Any] = [
+        "{" + ",".join(str(r.service_point_id) for r in requests) + "}",
+        "{" + ",".join(r.period.start.isoformat() for r in requests) + "}",
+        "{" + ",".join(r.period.end.isoformat() for r in requests) + "}",  # type: ignore[union-attr]
     ]
     rows: list[ConsumptionRow] = []
     with connection.cursor() as cursor:
         cursor.execute(_REGISTER_SQL, arrays)
-        for n, code, missing, estimated, quantity in cursor.fetchall():
+        for (
+            n,
+            code,
+            missing,
+            estimated,
+            quantity,
+            serial,
+            opening,
+            closing,
+            multiplier,
+        ) in cursor.fetchall():
             request = requests[n - 1]
             rows.append(
                 ConsumptionRow(
@@ -194,6 +211,10 @@ def consumption_for_billing(
                     quantity=None if missing else Decimal(quantity),
                     unit=register_unit(code),
                     source="missing" if missing else ("estimated" if estimated else "actual"),
+                    meter_serial=serial or "",
+                    opening=opening,
+                    closing=closing,
+                    multiplier=multiplier,
                 )
             )
         if tou is not None:
@@ -234,7 +255,7 @@ def tou_ranges(
 def _interval_consumption(
     cursor: Any,
     requests: Sequence[ConsumptionRequest],
-    arrays: list[list[Any]],
+    arrays: list[Any],
     tou: TouCalendar,
 ) -> list[ConsumptionRow]:
     start = min(r.period.start for r in requests)

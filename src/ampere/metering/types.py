@@ -198,6 +198,10 @@ class ConsumptionRow:
     register) or ``interval`` (sums of interval data per TOU bucket; bucket ``max_demand``
     holds the highest interval demand in kW). ``source`` is ``actual``, ``estimated`` (an
     estimated read or interval was used) or ``missing`` (``quantity`` is None).
+
+    For a register read by one meter over the whole period, ``meter_serial``, ``opening`` and
+    ``closing`` (the register values read, before the multiplier) and ``multiplier`` are the
+    readings a bill prints; with a meter exchange in the period they are empty.
     """
 
     request_index: int
@@ -209,6 +213,10 @@ class ConsumptionRow:
     quantity: Decimal | None
     unit: str
     source: str
+    meter_serial: str = ""
+    opening: Decimal | None = None
+    closing: Decimal | None = None
+    multiplier: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ampere.accounts.models import Account
+from ampere.billing.models import Bill
 
 pytestmark = pytest.mark.django_db
 
@@ -35,3 +36,11 @@ def test_up_sets_up_without_serving(tmp_path, settings):
     assert "Log in as admin with password" in text
     assert (tmp_path / "admin-password.txt").exists()
     assert Account.objects.count() == 15
+    # Meters, reads and cycles came with the demo, and one run per utility billed them.
+    for code in ("evn-hcmc", "evn-spc", "sce"):
+        assert f"Bill run of {code} cycle C01" in text
+        assert Bill.objects.filter(account__utility__code=code).count() == 5
+    again = StringIO()
+    call_command("up", no_serve=True, demo_accounts=5, stdout=again)
+    assert "Bill run of" not in again.getvalue()
+    assert Bill.objects.count() == 15

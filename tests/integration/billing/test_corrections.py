@@ -1,0 +1,134 @@
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from ampere.accounts.models import LedgerAllocation, LedgerEntry
+from ampere.accounts.queries import get_balance
+from ampere.billing.corrections import cancel_and_rebill, rebill_revised_consumption
+from ampere.billing.models import Bill, BillLine, RebillCursor
+from ampere.billing.runs import execute_bill_run, start_bill_run
+from ampere.billing.states import IllegalTransition
+from ampere.core.localtime import local_midnight
+from ampere.core.money import Money
+from ampere.metering import operations as metering
+from ampere.metering.models import RegisterRead
+from ampere.metering.parsing import RawRow
+from tests.factories.billrun import AS_OF, NOW, READ_ON, TZ, customer, read, scene
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+LATER = datetime(2026, 9, 7, 3, tzinfo=UTC)  # Monday 7 September, 10:00 in Ho Chi Minh City
+
+
+def run(the_scene) -> int:
+    ref = start_bill_run(
+        cycle_code=the_scene.cycle_code, as_of=AS_OF, now=NOW, created_by="t", documents=False
+    )
+    execute_bill_run(run_id=ref.id, now=lambda: NOW)
+    return ref.id
+
+
+def test_cancel_and_rebill_posts_a_reversing_bill_and_a_new_bill():
+    the_scene = scene()
+    agreement = customer(the_scene, kwh=300)
+    run(the_scene)
+    original = Bill.objects.get(agreement=agreement)
+    charge = LedgerEntry.objects.get(source_type="bill", source_id=str(original.id))
+    # The reader mistyped the closing read; the corrected read is taken later the same day.
+    read(agreement, READ_ON, 10_250, hour=15)
+    correction = cancel_and_rebill(bill_id=original.id, reason="misread", by="clerk", now=LATER)
+    original.refresh_from_db()
+    assert correction.reversal_id is not None
+    reversal = Bill.objects.get(id=correction.reversal_id)
+    rebill = Bill.objects.get(id=correction.rebill_id)
+    assert (original.status, original.cancelled_at, original.total) == (
+        "cancelled",
+        LATER,
+        D(798660),
+    )
+    assert (reversal.kind, reversal.status, reversal.reverses_id, reversal.total) == (
+        "reversal",
+        "issued",
+        original.id,
+        D(-798660),
+    )
+    assert (reversal.bill_date, reversal.due_date, reversal.subtotal, reversal.tax_total) == (
+        date(2026, 9, 7),
+        None,
+        D(-739500),
+        D(-59160),
+    )
+    assert list(
+        BillLine.objects.filter(bill=reversal)
+        .order_by("sequence")
+        .values_list("quantity", "amount")
+    ) == [(D(-50), D(-99200)), (D(-50), D(-102500)), (D(-100), D(-238000)), (D(-100), D(-299800))]
+    assert (rebill.kind, rebill.status, rebill.replaces_id, rebill.consumption_kwh) == (
+        "rebill",
+        "issued",
+        original.id,
+        D(250),
+    )
+    # 50 × 1,984 + 50 × 2,050 + 100 × 2,380 + 50 × 2,998 = 589,600; VAT 8 % = 47,168.
+    assert (rebill.subtotal, rebill.tax_total, rebill.total) == (D(589600), D(47168), D(636768))
+    assert (rebill.bill_date, rebill.due_date) == (date(2026, 9, 7), date(2026, 9, 14))
+    entries = LedgerEntry.objects.filter(account_id=agreement.account_id).order_by("id")
+    assert [(e.kind, e.amount, e.source_type, e.reverses_id) for e in entries] == [
+        ("charge", D(798660), "bill", None),
+        ("reversal", D(-798660), "ledger_entry", charge.id),
+        ("charge", D(636768), "bill", None),
+    ]
+    assert entries[2].source_id == str(rebill.id)
+    assert get_balance(account_id=agreement.account_id) == Money.of(636768, "VND")
+    assert LedgerAllocation.objects.filter(debit_entry=charge).count() == 1  # set off
+    with pytest.raises(IllegalTransition):
+        cancel_and_rebill(bill_id=original.id, reason="again", by="clerk", now=LATER)
+    with pytest.raises(IllegalTransition):
+        cancel_and_rebill(bill_id=reversal.id, reason="again", by="clerk", now=LATER)
+    assert Bill.objects.count() == 3
+
+
+def test_an_estimated_bill_is_rebilled_when_the_actual_read_arrives():
+    the_scene = scene()
+    agreement = customer(the_scene, kwh=None, start=10_000)
+    run(the_scene)
+    estimated = Bill.objects.get(agreement=agreement)
+    assert estimated.estimated is True
+    estimate = RegisterRead.objects.get(source="estimated")
+    assert rebill_revised_consumption(utility_code="evn-hcmc", now=LATER, by="t").rebilled == 0
+    actual = estimate.value + 4
+    result = metering.import_read_batch(
+        utility_code="evn-hcmc",
+        rows=[
+            RawRow(
+                1,
+                {
+                    "meter": estimate.register.meter.serial,
+                    "register": "kwh",
+                    "read_at": (local_midnight(READ_ON, TZ) + timedelta(hours=9)).isoformat(),
+                    "value": str(actual),
+                },
+            )
+        ],
+        external_id="late-reads",
+        channel="cli",
+        submitted_by="reader",
+        default_source="handheld",
+        now=LATER,
+    )
+    assert result.accepted == 1
+    report = rebill_revised_consumption(utility_code="evn-hcmc", now=LATER, by="t")
+    assert (report.revisions, report.rebilled, report.failed) == (1, 1, ())
+    estimated.refresh_from_db()
+    rebill = Bill.objects.get(replaces=estimated)
+    assert (estimated.status, rebill.estimated, rebill.consumption_kwh) == (
+        "cancelled",
+        False,
+        actual - 10_000,
+    )
+    assert RebillCursor.objects.get().processed_until == LATER
+    again = rebill_revised_consumption(utility_code="evn-hcmc", now=LATER, by="t")
+    assert (again.revisions, again.rebilled) == (0, 0)
+    assert Bill.objects.filter(kind="rebill").count() == 1
