@@ -1,13 +1,12 @@
 import json
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-pytestmark = pytest.mark.django_db
+from tests.shared_data import URDB
 
-URDB = Path(__file__).resolve().parents[3] / ".." / "shared" / "urdb"
+pytestmark = pytest.mark.django_db
 
 
 def run(*args):

@@ -1,6 +1,5 @@
 import json
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -9,10 +8,10 @@ from ampere.rating import queries
 from ampere.rating.engine.parse import TariffDataError
 from ampere.rating.models import TariffVersion
 from ampere.rating.operations import import_urdb_rate
+from tests.shared_data import URDB
 
 pytestmark = pytest.mark.django_db
 
-URDB = Path(__file__).resolve().parents[3] / ".." / "shared" / "urdb"
 RECORDS = sorted(URDB.glob("*.json"))
 
 

@@ -6,7 +6,6 @@ import copy
 import json
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,8 @@ from ampere.rating.engine.model import (
 from ampere.rating.engine.parse import TariffDataError, parse_taxes, parse_version
 from ampere.rating.engine.reference import rate_register
 from ampere.rating.engine.urdb import to_document, unwrap
+from tests.shared_data import URDB
 
-URDB = Path(__file__).resolve().parents[4] / ".." / "shared" / "urdb"
 RECORDS = sorted(URDB.glob("*.json"))
 
 
