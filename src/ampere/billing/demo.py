@@ -1,23 +1,30 @@
 """Demo billing set-up on top of the demo meters: one billing cycle per reading cycle (same code),
 its calendar from the reading dates (each period from one reading date to the next, billed two
 working days after), every account put on the cycle its service point is read in, and the
-utility's due-date rule, hold policy and (VND) VietQR collection account. Set-based; running it
-again adds only what is missing.
+utility's due-date rule, hold policy and (VND) VietQR collection account and a self-signed
+e-invoice certificate marked DEMO. Set-based; running it again adds only what is missing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from ampere.accounts.models import Utility
 from ampere.accounts.queries import get_holidays
 from ampere.billing.dates import WorkingCalendar
-from ampere.billing.models import BillingCycle, CollectionAccount, CycleSchedule
-from ampere.billing.operations import install_billing_presets, set_collection_account
+from ampere.billing.einvoice.signing import self_signed_credentials, write_credentials
+from ampere.billing.models import BillingCycle, CollectionAccount, CycleSchedule, InvoiceSeries
+from ampere.billing.operations import (
+    declare_invoice_series,
+    install_billing_presets,
+    set_collection_account,
+)
 from ampere.billing.queries import as_period
 from ampere.core.errors import NotFound
 from ampere.core.periods import DatePeriod
@@ -40,7 +47,11 @@ def install_demo_billing(*, utility_code: str, valid_from: date) -> DemoBillingR
 
     Raises NotFound for an unknown utility.
     """
-    utility = Utility.objects.filter(code=utility_code).values("id", "currency").first()
+    utility = (
+        Utility.objects.filter(code=utility_code)
+        .values("id", "currency", "short_name", "country_code")
+        .first()
+    )
     if utility is None:
         raise NotFound(f"no utility with code {utility_code!r}", field="utility")
     utility_id = utility["id"]
@@ -52,6 +63,27 @@ def install_demo_billing(*, utility_code: str, valid_from: date) -> DemoBillingR
         set_collection_account(
             utility_id=utility_id, bank_bin=DEMO_BANK_BIN, account_number=DEMO_BANK_ACCOUNT
         )
+    if utility["currency"] == "VND":
+        # valid_from is two years before the demo's as-of date: series up to the year after it.
+        for year in range(valid_from.year, valid_from.year + 4):
+            if not InvoiceSeries.objects.filter(
+                utility_id=utility_id, form="1", valid_period__contains=date(year, 6, 30)
+            ).exists():
+                declare_invoice_series(
+                    utility_id=utility_id, form="1", symbol=f"K{year % 100:02d}TAA", year=year
+                )
+        directory = Path(settings.EINVOICE_CREDENTIALS_DIR)
+        if not (directory / f"{utility_code}.key.pem").exists():
+            write_credentials(
+                self_signed_credentials(
+                    common_name=f"{utility['short_name']} DEMO e-invoice signer (not valid)",
+                    organisation=f"{utility['short_name']} (Ampere demo)",
+                    country=utility["country_code"],
+                    valid_from=datetime.combine(valid_from, time(0), tzinfo=UTC),
+                ),
+                directory=directory,
+                utility_code=utility_code,
+            )
     with connection.cursor() as cursor:
         cursor.execute(
             """

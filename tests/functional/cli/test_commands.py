@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -5,7 +6,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from ampere.accounts.models import Account
-from ampere.billing.models import Bill
+from ampere.billing.einvoice.signing import verify_invoice
+from ampere.billing.models import Bill, EInvoice
+from ampere.billing.operations import issue_einvoice
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +32,7 @@ def test_demo_command_refuses_a_bad_count():
 
 def test_up_sets_up_without_serving(tmp_path, settings):
     settings.DATA_DIR = tmp_path
+    settings.EINVOICE_CREDENTIALS_DIR = tmp_path / "einvoice"
     out = StringIO()
     call_command("up", no_serve=True, demo_accounts=5, stdout=out)
     text = out.getvalue()
@@ -40,6 +44,25 @@ def test_up_sets_up_without_serving(tmp_path, settings):
     for code in ("evn-hcmc", "evn-spc", "sce"):
         assert f"Bill run of {code} cycle C01" in text
         assert Bill.objects.filter(account__utility__code=code).count() == 5
+    # The VND demo utilities sign e-invoices with a self-signed DEMO certificate.
+    assert sorted(p.name for p in (tmp_path / "einvoice").iterdir()) == [
+        "evn-hcmc.cert.pem",
+        "evn-hcmc.key.pem",
+        "evn-spc.cert.pem",
+        "evn-spc.key.pem",
+    ]
+    bill = Bill.objects.filter(account__utility__code="evn-hcmc").order_by("id").first()
+    assert bill is not None
+    invoice = issue_einvoice(bill_id=bill.id, now=datetime.now(UTC))
+    xml = EInvoice.objects.get(bill_id=bill.id).xml
+    certificate = (tmp_path / "einvoice" / "evn-hcmc.cert.pem").read_bytes()
+    assert (
+        verify_invoice(
+            xml.encode() if isinstance(xml, str) else bytes(xml), certificate_pem=certificate
+        )
+        is not None
+    )
+    assert invoice.number == 1
     again = StringIO()
     call_command("up", no_serve=True, demo_accounts=5, stdout=again)
     assert "Bill run of" not in again.getvalue()

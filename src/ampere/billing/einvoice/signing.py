@@ -4,12 +4,14 @@ inclusive C14N 1.0). The signature references DLHDon by its Id and sits in DSCKS
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from lxml import etree
 from signxml.algorithms import (
     CanonicalizationMethod,
@@ -136,3 +138,49 @@ def verify_invoice(xml: bytes, *, certificate_pem: bytes) -> etree._Element:
     if signed is None or signed.tag != "DLHDon":
         raise SignatureInvalid("the signature does not cover DLHDon", field="xml")
     return signed
+
+
+def self_signed_credentials(
+    *, common_name: str, organisation: str, country: str, valid_from: datetime
+) -> SigningCredentials:
+    """A new RSA key and a self-signed certificate (tests and demo utilities only: a real seller
+    signs with the certificate its certification authority issued)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, country),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_from + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return SigningCredentials(
+        key_pem=key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM),
+    )
+
+
+def write_credentials(
+    credentials: SigningCredentials, *, directory: Path, utility_code: str
+) -> None:
+    """Store ``<utility_code>.key.pem`` (mode 600) and ``.cert.pem`` where ``load_credentials``
+    reads them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path = directory / f"{utility_code}.key.pem"
+    key_path.write_bytes(credentials.key_pem)
+    key_path.chmod(0o600)
+    (directory / f"{utility_code}.cert.pem").write_bytes(credentials.certificate_pem)
