@@ -19,8 +19,8 @@ from django.db import connection, transaction
 
 from ampere.accounts.ledger import reverse_entry
 from ampere.accounts.models import LedgerEntry
-from ampere.billing import tasks
 from ampere.billing.models import Bill, BillReview, RebillCursor, ReviewDecision
+from ampere.billing.operations import enqueue_bill_documents
 from ampere.billing.queries import BillNotFound, as_period, get_due_date
 from ampere.billing.runs import bill_targets, targets_for, utility_context
 from ampere.billing.states import BillKind, BillStatus, IllegalTransition
@@ -119,10 +119,7 @@ def cancel_and_rebill(*, bill_id: int, reason: str, by: str, now: datetime) -> C
         total = Decimal(total_minor).scaleb(-context.minor_digits)
         for made in (reversal_id, rebill_id if status == BillStatus.ISSUED else None):
             if made is not None:
-                transaction.on_commit(
-                    lambda made=made: tasks.render_bill_pdf.delay(made),  # type: ignore[misc]
-                    robust=True,
-                )
+                enqueue_bill_documents(made, context.currency)
     return Correction(bill_id, reversal_id, rebill_id, status, total, reasons)
 
 

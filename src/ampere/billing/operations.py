@@ -23,10 +23,12 @@ from ampere.billing.dates import ScheduleEntry
 from ampere.billing.documents.labels import words_for
 from ampere.billing.documents.pdf import render_bill_pdf
 from ampere.billing.einvoice.document import (
+    ADJUSTMENT,
     ExtraField,
     InvoiceData,
     InvoiceLine,
     Party,
+    RelatedInvoice,
     build_invoice,
     invoice_totals,
     to_bytes,
@@ -383,9 +385,11 @@ def _post_bill(
     )
 
 
-def _enqueue_documents(bill_id: int, currency_code: str, kind: str) -> None:
+def enqueue_bill_documents(bill_id: int, currency_code: str) -> None:
+    """After commit, queue the bill's PDF and, for a VND bill, its e-invoice (an adjusting one
+    for a reversing bill)."""
     transaction.on_commit(lambda: tasks.render_bill_pdf.delay(bill_id), robust=True)
-    if currency_code == "VND" and kind != BillKind.REVERSAL:
+    if currency_code == "VND":
         transaction.on_commit(lambda: tasks.issue_einvoice.delay(bill_id), robust=True)
 
 
@@ -527,7 +531,7 @@ def create_bill(*, draft: DraftBill, now: datetime, created_by: str) -> BillRef:
                 now=now,
                 created_by=who,
             )
-            _enqueue_documents(bill.id, draft.currency, BillKind.ORIGINAL)
+            enqueue_bill_documents(bill.id, draft.currency)
     return BillRef(bill.id, status, totals.total, draft.currency, due_date, reasons)
 
 
@@ -600,7 +604,7 @@ def release_bill(*, bill_id: int, released_by: str, now: datetime, note: str = "
             now=now,
             created_by=who,
         )
-        _enqueue_documents(bill_id, bill.currency, bill.kind)
+        enqueue_bill_documents(bill_id, bill.currency)
     return BillRef(bill_id, BillStatus.ISSUED, total, bill.currency, due_date)
 
 
@@ -722,18 +726,19 @@ def issue_einvoice(
     """The signed e-invoice of an issued VND bill, numbered in the series of the issue date
     without gaps (the series row is locked while the invoice is written). Idempotent.
 
-    Raises NotFound, InvalidInput (``currency``, ``kind``, ``status``), InvoiceSeriesMissing,
-    InvoiceNumbersExhausted, SigningCredentialsMissing.
+    The reversing bill of a cancelled bill gets an adjusting e-invoice (TCHDon 2) that names the
+    cancelled bill's e-invoice and repeats its lines with negative quantities and amounts; its
+    rebill gets an ordinary e-invoice. A bill cancelled before it was invoiced is not invoiced,
+    nor is its reversal (the check runs under the series lock, so an invoice being issued
+    while the bill is cancelled is seen by the reversal).
+
+    Raises NotFound, InvalidInput (``currency``, ``kind``, ``status``, ``total``),
+    InvoiceSeriesMissing, InvoiceNumbersExhausted, SigningCredentialsMissing.
     """
     _aware(now)
     bill = get_bill(bill_id=bill_id)
     if bill.currency != "VND":
         raise InvalidInput("e-invoices are issued for VND bills", field="currency")
-    if bill.kind == BillKind.REVERSAL or bill.total < 0:
-        raise InvalidInput(
-            "a reversal is invoiced by an adjusting e-invoice, which Ampere does not issue yet",
-            field="kind",
-        )
     if bill.issued_at is None:
         raise InvalidInput("only an issued bill is invoiced", field="status")
     existing = EInvoice.objects.filter(bill_id=bill_id).values_list(
@@ -742,6 +747,12 @@ def issue_einvoice(
     found = existing.first()
     if found is not None:
         return EInvoiceRef(bill_id, found[0], found[1], found[2], found[3], created=False)
+    if bill.kind != BillKind.REVERSAL and bill.total < 0:
+        raise InvalidInput(
+            f"bill {bill_id} has a negative total {bill.total}; only a reversing bill is"
+            " invoiced negative (by an adjusting e-invoice)",
+            field="total",
+        )
     utility = Utility.objects.values("code", "name", "address", "tax_code", "time_zone").get(
         id=bill.utility_id
     )
@@ -791,6 +802,7 @@ def issue_einvoice(
         again = existing.first()
         if again is not None:
             return EInvoiceRef(bill_id, again[0], again[1], again[2], again[3], created=False)
+        related = _related_invoice(bill_id, bill.kind, bill.reverses_id, bill.period)
         number = series.next_number
         if number > 99_999_999:
             raise InvoiceNumbersExhausted(
@@ -805,6 +817,7 @@ def issue_einvoice(
             buyer=Party(buyer[0], address, buyer[1], customer_code=bill.account_number),
             lines=lines,
             extras=extras,
+            related=related,
         )
         xml = to_bytes(sign_invoice(build_invoice(data), credentials=credentials))
         EInvoice.objects.create(
@@ -818,6 +831,40 @@ def issue_einvoice(
         series.next_number = number + 1
         series.save(update_fields=["next_number"])
     return EInvoiceRef(bill_id, series.form, series.symbol, number, issue_date, created=True)
+
+
+def _related_invoice(
+    bill_id: int, kind: str, reverses_id: int | None, period: DatePeriod
+) -> RelatedInvoice | None:
+    """The invoice a reversing bill adjusts; refuses a cancelled bill never invoiced (and its
+    reversal). Runs under the series lock."""
+    if kind != BillKind.REVERSAL:
+        status = Bill.objects.filter(id=bill_id).values_list("status", flat=True).get()
+        if status == BillStatus.CANCELLED:
+            raise InvalidInput(
+                f"bill {bill_id} was cancelled before it was invoiced", field="status"
+            )
+        return None
+    if reverses_id is None:
+        raise DomainError(f"reversing bill {bill_id} names no bill", field="kind")
+    original = (
+        EInvoice.objects.filter(bill_id=reverses_id)
+        .values_list("series__form", "series__symbol", "number", "issue_date")
+        .first()
+    )
+    if original is None:
+        raise InvalidInput(
+            f"bill {reverses_id} was cancelled before it was invoiced, so its reversing bill"
+            f" {bill_id} has no invoice to adjust",
+            field="kind",
+        )
+    form, symbol, number, issued = original
+    end = period.inclusive_end()
+    note = (
+        f"Điều chỉnh giảm toàn bộ hóa đơn ký hiệu {form}{symbol} số {number} ngày"
+        f" {issued:%d/%m/%Y} (tiền điện kỳ {period.start:%d/%m/%Y}-{end:%d/%m/%Y}) do hủy hóa đơn"
+    )
+    return RelatedInvoice(ADJUSTMENT, form, symbol, number, issued, note)
 
 
 def install_billing_presets(*, utility_id: int, valid_from: date) -> None:

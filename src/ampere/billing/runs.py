@@ -1733,14 +1733,14 @@ def render_partition_documents(*, partition_id: int, now: datetime) -> dict[str,
             bill_run_id=run_id, account_id__gte=low, account_id__lte=high, status="issued"
         )
         .order_by("id")
-        .values_list("id", "currency", "kind")
+        .values_list("id", "currency")
     )
     counts = {"pdf": 0, "einvoice": 0, "failed": 0}
-    for bill_id, currency_code, kind in bills:
+    for bill_id, currency_code in bills:
         try:
             render_bill_document(bill_id=bill_id, now=now)
             counts["pdf"] += 1
-            if currency_code == "VND" and kind != "reversal":
+            if currency_code == "VND":
                 issue_einvoice(bill_id=bill_id, now=now)
                 counts["einvoice"] += 1
         except DomainError as error:

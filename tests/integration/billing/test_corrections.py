@@ -132,3 +132,95 @@ def test_an_estimated_bill_is_rebilled_when_the_actual_read_arrives():
     again = rebill_revised_consumption(utility_code="evn-hcmc", now=LATER, by="t")
     assert (again.revisions, again.rebilled) == (0, 0)
     assert Bill.objects.filter(kind="rebill").count() == 1
+
+
+def test_a_cancelled_invoiced_bill_gets_an_adjusting_einvoice_and_its_rebill_a_new_one():
+    from lxml import etree
+
+    from ampere.billing.einvoice.signing import verify_invoice
+    from ampere.billing.models import EInvoice
+    from ampere.billing.operations import declare_invoice_series, issue_einvoice
+    from tests.unit.billing.keys import credentials
+
+    the_scene = scene()
+    declare_invoice_series(utility_id=the_scene.utility_id, form="1", symbol="K26TAA", year=2026)
+    agreement = customer(the_scene, kwh=300)
+    run(the_scene)
+    original = Bill.objects.get(agreement=agreement)
+    creds = credentials()
+    first = issue_einvoice(bill_id=original.id, now=NOW, credentials=creds)
+    assert (first.symbol, first.number, first.issue_date) == ("K26TAA", 1, date(2026, 8, 24))
+    read(agreement, READ_ON, 10_250, hour=15)
+    correction = cancel_and_rebill(bill_id=original.id, reason="misread", by="clerk", now=LATER)
+    assert correction.reversal_id is not None
+    adjusting = issue_einvoice(bill_id=correction.reversal_id, now=LATER, credentials=creds)
+    rebilled = issue_einvoice(bill_id=correction.rebill_id, now=LATER, credentials=creds)
+    assert (adjusting.number, adjusting.issue_date, rebilled.number) == (2, date(2026, 9, 7), 3)
+
+    xml = EInvoice.objects.get(bill_id=correction.reversal_id).xml.encode()
+    signed = verify_invoice(xml, certificate_pem=creds.certificate_pem)
+    related = signed.find("TTChung/TTHDLQuan")
+    assert related is not None
+    assert [(e.tag, e.text) for e in related] == [
+        ("TCHDon", "2"),
+        ("LHDCLQuan", "1"),
+        ("KHMSHDCLQuan", "1"),
+        ("KHHDCLQuan", "K26TAA"),
+        ("SHDCLQuan", "1"),
+        ("NLHDCLQuan", "2026-08-24"),
+        (
+            "GChu",
+            "Điều chỉnh giảm toàn bộ hóa đơn ký hiệu 1K26TAA số 1 ngày 24/08/2026"
+            " (tiền điện kỳ 24/07/2026-23/08/2026) do hủy hóa đơn",
+        ),
+    ]
+    goods = [
+        (i.findtext("TChat"), i.findtext("SLuong"), i.findtext("DGia"), i.findtext("ThTien"))
+        for i in signed.findall("NDHDon/DSHHDVu/HHDVu")
+    ]
+    assert goods == [
+        ("1", "-50", "1984", "-99200"),
+        ("1", "-50", "2050", "-102500"),
+        ("1", "-100", "2380", "-238000"),
+        ("1", "-100", "2998", "-299800"),
+    ]
+    assert [signed.findtext(f"NDHDon/TToan/{tag}") for tag in ("TgTCThue", "TgTThue")] == [
+        "-739500",
+        "-59160",
+    ]
+    assert signed.findtext("NDHDon/TToan/TgTTTBSo") == "-798660"
+    assert signed.findtext("NDHDon/TToan/TgTTTBChu") == (
+        "Âm bảy trăm chín mươi tám nghìn sáu trăm sáu mươi đồng"
+    )
+    new = etree.fromstring(EInvoice.objects.get(bill_id=correction.rebill_id).xml.encode())
+    assert new.find("DLHDon/TTChung/TTHDLQuan") is None
+    assert new.findtext("DLHDon/NDHDon/TToan/TgTTTBSo") == "636768"
+
+
+def test_a_bill_cancelled_before_it_was_invoiced_is_not_invoiced_nor_its_reversal():
+    from ampere.billing.models import EInvoice, InvoiceSeries
+    from ampere.billing.operations import declare_invoice_series, issue_einvoice
+    from ampere.core.errors import InvalidInput
+    from tests.unit.billing.keys import credentials
+
+    the_scene = scene()
+    declare_invoice_series(utility_id=the_scene.utility_id, form="1", symbol="K26TAA", year=2026)
+    agreement = customer(the_scene, kwh=300)
+    run(the_scene)
+    original = Bill.objects.get(agreement=agreement)
+    read(agreement, READ_ON, 10_250, hour=15)
+    correction = cancel_and_rebill(bill_id=original.id, reason="misread", by="clerk", now=LATER)
+    assert correction.reversal_id is not None
+    creds = credentials()
+    with pytest.raises(InvalidInput) as cancelled:
+        issue_einvoice(bill_id=original.id, now=LATER, credentials=creds)
+    assert (cancelled.value.field, str(cancelled.value)) == (
+        "status",
+        f"status: bill {original.id} was cancelled before it was invoiced",
+    )
+    with pytest.raises(InvalidInput) as reversal:
+        issue_einvoice(bill_id=correction.reversal_id, now=LATER, credentials=creds)
+    assert reversal.value.field == "kind"
+    assert EInvoice.objects.count() == 0
+    assert InvoiceSeries.objects.get().next_number == 1
+    assert issue_einvoice(bill_id=correction.rebill_id, now=LATER, credentials=creds).number == 1

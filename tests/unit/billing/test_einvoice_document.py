@@ -6,10 +6,13 @@ import pytest
 from lxml import etree
 
 from ampere.billing.einvoice.document import (
+    ADJUSTMENT,
+    REPLACEMENT,
     ExtraField,
     InvoiceData,
     InvoiceLine,
     Party,
+    RelatedInvoice,
     build_invoice,
     rate_text,
     to_bytes,
@@ -136,6 +139,26 @@ def test_bad_invoices_are_named():
         ({"currency": "USD"}, "currency"),
         ({"seller": Party("X", "Y")}, "seller.tax_code"),
         ({"lines": (InvoiceLine("x", "kWh", D(1), D("0.5"), D("0.5"), VAT8),)}, "lines[0].amount"),
+        ({"lines": (InvoiceLine("x", "kWh", D(-1), D(1984), D(-1984), VAT8),)}, "lines"),
+        (
+            {
+                "lines": (InvoiceLine("x", "kWh", D(-1), D(1984), D(-1984), VAT8),),
+                "related": RelatedInvoice(REPLACEMENT, "1", "K25TAA", 7, date(2025, 5, 1), "x"),
+            },
+            "lines",
+        ),
+        (
+            {"related": RelatedInvoice("3", "1", "K25TAA", 7, date(2025, 5, 1), "x")},
+            "related.nature",
+        ),
+        (
+            {"related": RelatedInvoice(ADJUSTMENT, "1", "K25TAA", 0, date(2025, 5, 1), "x")},
+            "related.number",
+        ),
+        (
+            {"related": RelatedInvoice(ADJUSTMENT, "1", "K25TAA", 12345, date(2025, 5, 1), "x")},
+            "related",
+        ),
     ]
     for changes, field in cases:
         with pytest.raises(InvalidInput) as error:
@@ -175,3 +198,20 @@ def test_credentials_are_checked_and_loaded_from_files(tmp_path):
     (tmp_path / "evn-hcmc.key.pem").write_bytes(creds.key_pem)
     (tmp_path / "evn-hcmc.cert.pem").write_bytes(creds.certificate_pem)
     assert load_credentials(directory=tmp_path, utility_code="evn-hcmc") == creds
+
+
+def test_a_replacement_invoice_names_the_invoice_it_replaces_before_the_extensions():
+    related = RelatedInvoice(REPLACEMENT, "1", "K25TAA", 120, date(2025, 5, 31), "Sai chỉ số")
+    root = build_invoice(invoice(number=130, related=related))
+    general = at(root, "DLHDon/TTChung")
+    assert [e.tag for e in general][-3:] == ["HTTToan", "TTHDLQuan", "TTKhac"]
+    assert [(e.tag, e.text) for e in at(general, "TTHDLQuan")] == [
+        ("TCHDon", "1"),
+        ("LHDCLQuan", "1"),
+        ("KHMSHDCLQuan", "1"),
+        ("KHHDCLQuan", "K25TAA"),
+        ("SHDCLQuan", "120"),
+        ("NLHDCLQuan", "2025-05-31"),
+        ("GChu", "Sai chỉ số"),
+    ]
+    assert text(root, "DLHDon/NDHDon/TToan/TgTTTBSo") == "798660"

@@ -1,7 +1,10 @@
 """The XML of a Vietnamese VAT e-invoice (Decree 123/2020/NĐ-CP, Circular 78/2021/TT-BTC), in the
 layout of ``shared/domain/EINVOICE.md``: TTChung (general data), NDHDon (seller, buyer, one line per
 tier or time-of-use period, VAT per rate, totals in figures and words) and DSCKS (signatures).
-Electricity details go in key–value extension fields (TTKhac/TTin). Pure: no Django, no I/O."""
+Electricity details go in key–value extension fields (TTKhac/TTin). An invoice that adjusts or
+replaces an earlier one names it in TTChung/TTHDLQuan (Circular 78/2021, Decree 70/2025: TCHDon 1
+replacement, 2 adjustment; an adjustment that reduces carries negative amounts). Pure: no Django,
+no I/O."""
 
 from __future__ import annotations
 
@@ -48,6 +51,23 @@ class ExtraField:
 
 
 @dataclass(frozen=True, slots=True)
+class RelatedInvoice:
+    """TTHDLQuan: the earlier invoice this one adjusts or replaces, and why (GChu)."""
+
+    nature: str  # TCHDon: "1" replacement, "2" adjustment
+    form: str  # KHMSHDCLQuan
+    symbol: str  # KHHDCLQuan
+    number: int  # SHDCLQuan
+    issue_date: date  # NLHDCLQuan
+    note: str  # GChu
+
+
+REPLACEMENT = "1"
+ADJUSTMENT = "2"
+RELATED_KIND_DECREE_123 = "1"  # LHDCLQuan: the related invoice is a Decree 123 e-invoice
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceData:
     form: str  # KHMSHDon
     symbol: str  # KHHDon
@@ -58,6 +78,7 @@ class InvoiceData:
     lines: tuple[InvoiceLine, ...]
     extras: tuple[ExtraField, ...] = field(default_factory=tuple)
     currency: str = "VND"
+    related: RelatedInvoice | None = None
 
     @property
     def element_id(self) -> str:
@@ -107,6 +128,20 @@ def _check(data: InvoiceData) -> None:
             raise InvalidInput("line amounts are whole đồng", field=f"lines[{index}].amount")
     if not data.seller.tax_code:
         raise InvalidInput("the seller's tax code is required", field="seller.tax_code")
+    related = data.related
+    if related is not None:
+        if related.nature not in (REPLACEMENT, ADJUSTMENT):
+            raise InvalidInput(
+                f"TCHDon is 1 (replacement) or 2 (adjustment), not {related.nature!r}",
+                field="related.nature",
+            )
+        if not 1 <= related.number <= 99_999_999:
+            raise InvalidInput("an invoice number has at most 8 digits", field="related.number")
+        if (related.form, related.symbol, related.number) == (data.form, data.symbol, data.number):
+            raise InvalidInput("an invoice cannot relate to itself", field="related")
+    adjusting = related is not None and related.nature == ADJUSTMENT
+    if not adjusting and invoice_totals(data.lines).total < 0:
+        raise InvalidInput("only an adjusting invoice may have a negative total", field="lines")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +166,7 @@ def invoice_totals(lines: Sequence[InvoiceLine]) -> InvoiceTotals:
 def build_invoice(data: InvoiceData) -> etree._Element:
     """The unsigned HDon element (DSCKS/NBan left for the signature). Raises InvalidInput."""
     _check(data)
+    adjusting = data.related is not None and data.related.nature == ADJUSTMENT
     totals = invoice_totals(data.lines)
     root = etree.Element("HDon")
     body = _sub(root, "DLHDon")
@@ -146,6 +182,15 @@ def build_invoice(data: InvoiceData) -> etree._Element:
     _sub(general, "DVTTe", data.currency)
     _sub(general, "TGia", "1")
     _sub(general, "HTTToan", PAYMENT_METHOD)
+    if data.related is not None:
+        related = _sub(general, "TTHDLQuan")
+        _sub(related, "TCHDon", data.related.nature)
+        _sub(related, "LHDCLQuan", RELATED_KIND_DECREE_123)
+        _sub(related, "KHMSHDCLQuan", data.related.form)
+        _sub(related, "KHHDCLQuan", data.related.symbol)
+        _sub(related, "SHDCLQuan", str(data.related.number))
+        _sub(related, "NLHDCLQuan", data.related.issue_date.isoformat())
+        _sub(related, "GChu", data.related.note)
     _extras(general, data.extras)
 
     content = _sub(body, "NDHDon")
@@ -162,8 +207,9 @@ def build_invoice(data: InvoiceData) -> etree._Element:
     goods = _sub(content, "DSHHDVu")
     for number, line in enumerate(data.lines, start=1):
         item = _sub(goods, "HHDVu")
-        # TChat: 1 goods or service, 3 trade discount.
-        _sub(item, "TChat", "3" if line.amount < 0 else "1")
+        # TChat: 1 goods or service, 3 trade discount; an adjusting invoice that reduces
+        # an earlier one repeats its goods lines with negative quantities and amounts.
+        _sub(item, "TChat", "3" if line.amount < 0 and not adjusting else "1")
         _sub(item, "STT", str(number))
         _sub(item, "THHDVu", line.name)
         _sub(item, "DVTinh", line.unit)
