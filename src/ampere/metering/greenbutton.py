@@ -113,6 +113,15 @@ def _feed_header(root: Element) -> str:
     return f"feed {feed_id or '(no id)'}: {title or '(no title)'}"
 
 
+def feed_header(data: bytes) -> str | None:
+    """The feed's id and title, or None when the file is not an Atom feed."""
+    try:
+        root = SafeET.fromstring(data)
+    except (SafeET.ParseError, DefusedXmlException):
+        return None
+    return _feed_header(root) if root.tag == f"{_A}feed" else None
+
+
 def read_green_button(data: bytes, *, meter_serial: str | None) -> ParsedIntervals:
     """Points of every IntervalBlock, and per-reading errors, each reading numbered in the order
     of the file. Raises BadFile when the structure is broken (not XML, not an Atom feed, blocks

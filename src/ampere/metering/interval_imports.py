@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from ampere.accounts.models import Utility
 from ampere.core.errors import DomainError, InvalidInput, NotFound
 from ampere.core.localtime import zone
-from ampere.metering.greenbutton import read_green_button
+from ampere.metering.greenbutton import feed_header, read_green_button
 from ampere.metering.intervals import ParsedIntervals, _store, read_head_end_csv
 from ampere.metering.models import (
     IntervalFileFormat,
@@ -78,7 +78,12 @@ def _read(file_format: str, data: bytes, meter_serial: str) -> ParsedIntervals:
 
 
 def _header_of_unreadable(file_format: str, data: bytes) -> str:
-    """The beginning of a file that could not be read, for the person who looks at it."""
+    """What a refused file begins with, for the person who looks at it: the CSV's first line,
+    the Green Button feed's id and title, or the first 200 characters."""
+    if file_format == IntervalFileFormat.GREEN_BUTTON:
+        header = feed_header(data)
+        if header is not None:
+            return header
     first = data[:400].decode("utf-8", errors="replace")
     if file_format == IntervalFileFormat.HEAD_END:
         first = first.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
