@@ -4,11 +4,14 @@ wait in the quarantine (``QuarantinedInterval``) with their raw text and reason 
 corrects them (head-end CSV rows) or marks them resolved.
 
 Transactions: ``import_interval_file`` owns one transaction. A whole-file error (wrong columns,
-not UTF-8, broken XML) is not raised: the file is recorded as ``refused`` with its reason and
-the result says so, so that the record is committed with the import. Called inside a caller's
-own ``atomic`` block, the record is part of the caller's transaction: it is committed when the
-caller commits and goes when the caller rolls back (then nothing of the file was kept either,
-and the same file may simply be imported again).
+not UTF-8, broken XML) is not raised: the file is recorded as ``refused`` with its reason and the
+result says so. When the caller has a transaction of its own open, the refused file's record is
+committed on a separate database connection at once, so that it survives whatever the caller's
+transaction does afterwards. Only when that cannot be done (the utility itself is not committed
+yet, or the caller holds a lock the record needs: the separate connection waits at most
+``OUTSIDE_LOCK_TIMEOUT``) is the record written in the caller's transaction and shares its fate.
+A file refused because a day is kept with another interval length is decided by the data
+already stored, so it is recorded in the import's own transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import PurePath
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
 from ampere.accounts.models import Utility
 from ampere.core.errors import DomainError, InvalidInput, NotFound
@@ -117,33 +120,47 @@ def import_interval_file(
         raise InvalidInput("a meter serial has at most 32 characters", field="meter")
     digest = hashlib.sha256(data).hexdigest()
     name = PurePath(file_name).name[:255] if file_name else ""
+    key = {
+        "utility_id": utility_id,
+        "file_format": file_format,
+        "meter_serial": serial,
+        "content_sha256": digest,
+    }
+    earlier = IntervalImport.objects.filter(**key).first()
+    if earlier is not None:
+        return interval_import_result(earlier, replayed=True)
+    parsed: ParsedIntervals | None = None
+    refusal: BadFile | None = None
+    try:
+        parsed = _read(file_format, data, serial)
+    except BadFile as error:
+        refusal = error
+    if refusal is not None and connection.in_atomic_block:
+        outside = _record_refusal_outside(
+            key=key,
+            file_name=name,
+            header=_header_of_unreadable(file_format, data),
+            reason=str(refusal),
+            now=now,
+        )
+        if outside is not None:
+            record_id, created = outside
+            return interval_import_result(
+                IntervalImport.objects.get(id=record_id), replayed=not created
+            )
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                """
-                INSERT INTO metering_intervalimport (utility_id, file_format, file_name,
-                    content_sha256, meter_serial, header, received_at, status, reason,
-                    rows_read, rows_stored, rows_quarantined, days_loaded, values_loaded)
-                VALUES (%s, %s, %s, %s, %s, '', %s, %s, '', 0, 0, 0, 0, 0)
-                ON CONFLICT (utility_id, file_format, meter_serial, content_sha256) DO NOTHING
-                RETURNING id
-                """,
+                _CLAIM_SQL,
                 [utility_id, file_format, name, digest, serial, now, IntervalImportStatus.STORED],
             )
             created = cursor.fetchone()
-        if created is None:
-            earlier = IntervalImport.objects.get(
-                utility_id=utility_id,
-                file_format=file_format,
-                meter_serial=serial,
-                content_sha256=digest,
-            )
-            return interval_import_result(earlier, replayed=True)
+        if created is None:  # the same file, imported at the same moment by another session
+            return interval_import_result(IntervalImport.objects.get(**key), replayed=True)
         record = IntervalImport.objects.get(id=created[0])
-        try:
-            parsed = _read(file_format, data, serial)
-        except BadFile as error:
-            return _refuse(record, _header_of_unreadable(file_format, data), error)
+        if refusal is not None or parsed is None:
+            assert refusal is not None
+            return _refuse(record, _header_of_unreadable(file_format, data), refusal)
         try:
             stored = _store(utility_id, tz, parsed.points, parsed.errors)
         except InvalidInput as error:
@@ -161,6 +178,70 @@ def import_interval_file(
         record.values_loaded = stored.values_loaded
         record.save()
     return interval_import_result(record, replayed=False)
+
+
+_CLAIM_SQL = """
+INSERT INTO metering_intervalimport (utility_id, file_format, file_name, content_sha256,
+    meter_serial, header, received_at, status, reason, rows_read, rows_stored,
+    rows_quarantined, days_loaded, values_loaded)
+VALUES (%s, %s, %s, %s, %s, '', %s, %s, '', 0, 0, 0, 0, 0)
+ON CONFLICT (utility_id, file_format, meter_serial, content_sha256) DO NOTHING
+RETURNING id
+"""
+
+_REFUSED_SQL = """
+INSERT INTO metering_intervalimport (utility_id, file_format, file_name, content_sha256,
+    meter_serial, header, received_at, status, reason, rows_read, rows_stored,
+    rows_quarantined, days_loaded, values_loaded)
+VALUES (%s, %s, %s, %s, %s, %s, %s, 'refused', %s, 0, 0, 0, 0, 0)
+ON CONFLICT (utility_id, file_format, meter_serial, content_sha256) DO NOTHING
+RETURNING id
+"""
+# How long the separate connection waits for a lock the caller's transaction may hold.
+OUTSIDE_LOCK_TIMEOUT = "2s"
+
+
+def _record_refusal_outside(
+    *, key: dict[str, Any], file_name: str, header: str, reason: str, now: datetime
+) -> tuple[int, bool] | None:
+    """Commit a refused file's record on a connection of its own (autocommit); returns its id
+    and whether it is new, or None when that connection cannot write it."""
+    outside = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with outside.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [OUTSIDE_LOCK_TIMEOUT])
+            cursor.execute(
+                _REFUSED_SQL,
+                [
+                    key["utility_id"],
+                    key["file_format"],
+                    file_name,
+                    key["content_sha256"],
+                    key["meter_serial"],
+                    header,
+                    now,
+                    reason,
+                ],
+            )
+            created = cursor.fetchone()
+            if created is not None:
+                return created[0], True
+            cursor.execute(
+                "SELECT id FROM metering_intervalimport WHERE utility_id = %s AND file_format = %s"
+                " AND meter_serial = %s AND content_sha256 = %s",
+                [
+                    key["utility_id"],
+                    key["file_format"],
+                    key["meter_serial"],
+                    key["content_sha256"],
+                ],
+            )
+            existing = cursor.fetchone()
+            return None if existing is None else (existing[0], False)
+    except DatabaseError:
+        return None
+    finally:
+        outside.close()
 
 
 def _refuse(record: IntervalImport, header: str, error: DomainError) -> IntervalImportResult:

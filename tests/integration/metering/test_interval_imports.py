@@ -2,6 +2,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import transaction
 
 from ampere.core.errors import InvalidInput
 from ampere.metering import interval_imports, queries
@@ -466,3 +467,29 @@ def test_green_button_rows_are_marked_resolved_not_corrected(point):
         "resolved",
         "resolved",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_file_stays_recorded_when_the_callers_transaction_fails(point):
+    refused: list[int] = []
+    with pytest.raises(RuntimeError, match="the caller fails"), transaction.atomic():
+        stored = csv_import(f"{HEADER}\n{GOOD}\n", name="good.csv")
+        result = interval_imports.import_interval_file(
+            utility_code="sce", data=b"meter,value\nAMI-1,1\n", file_format="headend", now=NOW
+        )
+        refused.append(result.import_id)
+        assert (result.status, stored.status) == ("refused", "stored")
+        raise RuntimeError("the caller fails")
+    assert list(IntervalImport.objects.values_list("id", "status", "reason", "header")) == [
+        (
+            refused[0],
+            "refused",
+            "columns: missing column(s) channel, interval_start, interval_minutes "
+            "(expected meter, channel, interval_start, interval_minutes, value[, quality])",
+            "meter,value",
+        )
+    ]
+    # The good file went with the caller's transaction, and may simply be imported again.
+    assert IntervalDay.objects.count() == 0
+    again = csv_import(f"{HEADER}\n{GOOD}\n", name="good.csv")
+    assert (again.status, again.replayed, again.rows_stored) == ("stored", False, 1)
