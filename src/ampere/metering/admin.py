@@ -387,6 +387,14 @@ class QuarantinedIntervalAdmin(QuarantinedIntervalBase):
         self, request: HttpRequest, obj: QuarantinedInterval, form: Any, change: bool
     ) -> None:
         """Saving an open CSV row is a correction: the row is stored, or refused with why."""
+        if "corrected_raw" not in form.cleaned_data:  # resolved, or a Green Button reading
+            setattr(request, "_correction_refused", True)  # noqa: B010
+            self.message_user(
+                request,
+                "Only an open head-end CSV row can be corrected; mark the row resolved instead.",
+                messages.ERROR,
+            )
+            return
         try:
             interval_imports.correct_quarantined_interval(
                 quarantine_id=obj.id,

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from ampere.metering import interval_imports
 from ampere.metering.models import IntervalDay, QuarantinedInterval
 from tests.factories.metering import metered_point
+from tests.integration.metering.test_interval_imports import GREEN_BUTTON
 
 pytestmark = pytest.mark.django_db
 LA = ZoneInfo("America/Los_Angeles")
@@ -136,3 +137,19 @@ def test_a_clerk_marks_rows_resolved(staff, point):
         list(QuarantinedInterval.objects.order_by("id").values_list("status", "resolved_by"))
         == [("resolved", "staff:clerk")] * 2
     )
+
+
+def test_a_green_button_row_cannot_be_corrected_in_the_back_office(staff, point):
+    interval_imports.import_interval_file(
+        utility_code="sce", data=GREEN_BUTTON.encode(), file_format="greenbutton", now=NOW
+    )
+    row = QuarantinedInterval.objects.order_by("row_number").first()
+    assert row is not None
+    url = f"/admin/metering/quarantinedinterval/{row.id}/change/"
+    page = staff.get(url).content.decode()
+    assert "<textarea" not in page
+    response = staff.post(url, {"corrected_raw": "AMI-1,kwh,2025-06-02T00:15:00-07:00,15,1"})
+    assert (response.status_code, response["Location"]) == (302, url)
+    row.refresh_from_db()
+    assert (row.status, row.corrected_raw) == ("open", "")
+    assert IntervalDay.objects.get().values[:3] == [500, 0, 250]
