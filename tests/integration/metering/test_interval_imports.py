@@ -101,8 +101,24 @@ def stored_day():
             "AMI-1",
             "",
         ),
+        (
+            "AMI-1,kwh," + "9" * 200_000 + ",15,0.5",
+            "bad-csv",
+            "field larger than field limit (131072)",
+            "",
+            "",
+        ),
     ],
-    ids=["not-a-number", "too-fine", "duplicate", "unknown-meter", "no-zone", "columns", "channel"],
+    ids=[
+        "not-a-number",
+        "too-fine",
+        "duplicate",
+        "unknown-meter",
+        "no-zone",
+        "columns",
+        "channel",
+        "unreadable",
+    ],
 )
 def test_a_bad_csv_row_is_quarantined_and_the_good_rows_stored(
     point, bad, reason, message, meter, channel
