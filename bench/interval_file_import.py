@@ -86,25 +86,34 @@ def main() -> None:
         from ampere.metering.intervals import import_head_end_csv
 
         _setup(meters)
-        recorded_file, bad = _file(meters, date(2025, 6, 2))
-        plain_file, _ = _file(meters, date(2025, 6, 3))
-        now = datetime(2025, 6, 4, 8, tzinfo=UTC)
+        now = datetime(2025, 6, 20, 8, tzinfo=UTC)
         warm_up, _ = _file(min(meters, 50), date(2025, 6, 1))
         import_head_end_csv(utility_code="sce", text=warm_up.decode())
-
-        started = time.perf_counter()
-        result = import_interval_file(
-            utility_code="sce",
-            data=recorded_file,
-            file_format="headend",
-            file_name="headend-0602.csv",
-            now=now,
-        )
-        recorded_seconds = time.perf_counter() - started
-
-        started = time.perf_counter()
-        plain = import_head_end_csv(utility_code="sce", text=plain_file.decode())
-        plain_seconds = time.perf_counter() - started
+        # Two rounds on new days, in both orders (the first large import of a process is
+        # slower); each path's best time is reported.
+        recorded_times: list[float] = []
+        plain_times: list[float] = []
+        results = []
+        for round_number in range(2):
+            recorded_file, bad = _file(meters, date(2025, 6, 2 + 2 * round_number))
+            plain_file, _ = _file(meters, date(2025, 6, 3 + 2 * round_number))
+            for path in ("plain", "recorded") if round_number == 0 else ("recorded", "plain"):
+                started = time.perf_counter()
+                if path == "recorded":
+                    results.append(
+                        import_interval_file(
+                            utility_code="sce",
+                            data=recorded_file,
+                            file_format="headend",
+                            file_name=f"headend-{round_number}.csv",
+                            now=now,
+                        )
+                    )
+                    recorded_times.append(time.perf_counter() - started)
+                else:
+                    plain = import_head_end_csv(utility_code="sce", text=plain_file.decode())
+                    plain_times.append(time.perf_counter() - started)
+                    assert len(plain.row_errors) == sum(bad.values())
 
         started = time.perf_counter()
         again = import_interval_file(
@@ -112,9 +121,12 @@ def main() -> None:
         )
         replay_seconds = time.perf_counter() - started
 
+        result = results[-1]
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT reason, count(*) FROM metering_quarantinedinterval GROUP BY reason"
+                "SELECT reason, count(*) FROM metering_quarantinedinterval"
+                " WHERE interval_import_id = %s GROUP BY reason",
+                [result.import_id],
             )
             quarantined_by_reason = dict(cursor.fetchall())
             cursor.execute("SELECT count(*) FROM metering_intervalimport")
@@ -122,8 +134,8 @@ def main() -> None:
         rows = meters * 96
         assert quarantined_by_reason == {k: v for k, v in bad.items() if v}, quarantined_by_reason
         assert (result.rows_read, result.rows_quarantined) == (rows, sum(bad.values()))
-        assert len(plain.row_errors) == sum(bad.values())
-        assert again.replayed and again.import_id == result.import_id and imports == 1
+        assert again.replayed and again.import_id == result.import_id and imports == 2
+        recorded_seconds, plain_seconds = min(recorded_times), min(plain_times)
         figures = {
             "bench": "interval_file_import",
             "meters": meters,
@@ -136,6 +148,8 @@ def main() -> None:
             "recorded_rows_per_second": round(rows / recorded_seconds),
             "unrecorded_seconds": round(plain_seconds, 3),
             "unrecorded_rows_per_second": round(rows / plain_seconds),
+            "recorded_seconds_each": [round(t, 3) for t in recorded_times],
+            "unrecorded_seconds_each": [round(t, 3) for t in plain_times],
             "replay_seconds": round(replay_seconds, 3),
         }
     finally:
