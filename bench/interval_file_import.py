@@ -1,8 +1,9 @@
 """Interval file import with its record and quarantine: a head-end CSV of N meters × 96
 quarter-hours of one day, 1 % of its rows bad (a mix of bad numbers, unknown meters, timestamps
 without a zone and duplicates), imported through ``import_interval_file`` (record, store the good
-rows, COPY the bad ones into the quarantine), beside the same-sized file of the next day through
-the unrecorded ``import_head_end_csv``; then the same file again (idempotent replay).
+rows, COPY the bad ones into the quarantine), beside a same-sized file of another day through
+the unrecorded ``import_head_end_csv`` (two rounds in both orders, the best time of each); then
+the same file again (idempotent replay).
 
 Runs in its own database ``bench_interval_file``, dropped at the end.
 
