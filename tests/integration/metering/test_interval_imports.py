@@ -6,7 +6,7 @@ from django.db import transaction
 
 from ampere.core.errors import InvalidInput
 from ampere.metering import interval_imports, queries
-from ampere.metering.models import IntervalDay, IntervalImport, QuarantinedInterval
+from ampere.metering.models import IntervalDay, IntervalImport, Meter, QuarantinedInterval
 from tests.factories.metering import metered_point
 
 pytestmark = pytest.mark.django_db
@@ -509,3 +509,20 @@ def test_a_refused_file_stays_recorded_when_the_callers_transaction_fails(point)
     assert IntervalDay.objects.count() == 0
     again = csv_import(f"{HEADER}\n{GOOD}\n", name="good.csv")
     assert (again.status, again.replayed, again.rows_stored) == ("stored", False, 1)
+
+
+def test_a_file_clashing_with_days_of_another_interval_length_is_refused_whole(point):
+    csv_import(f"{HEADER}\n{GOOD}\n", name="quarter-hours.csv")
+    Meter.objects.filter(serial="AMI-1").update(interval_minutes=30)
+    meter_id = Meter.objects.get(serial="AMI-1").id
+    text = f"{HEADER}\nAMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\nAMI-9,kwh,{GOOD[10:]}\n"
+    result = csv_import(text, name="half-hours.csv")
+    assert (result.status, result.reason, result.rows_read, result.rows_quarantined) == (
+        "refused",
+        f"interval_minutes: meter {meter_id} has data of another interval length on 2025-06-02",
+        0,
+        0,
+    )
+    assert IntervalImport.objects.get(id=result.import_id).header == HEADER
+    assert stored_day() == (date(2025, 6, 2), [500, 0, 0], [0, 2, 2], 500)
+    assert QuarantinedInterval.objects.count() == 0
