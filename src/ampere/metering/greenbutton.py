@@ -22,7 +22,7 @@ from defusedxml import DefusedXmlException
 from ampere.accounts.models import Account, ServiceAgreement, Utility
 from ampere.core.errors import NotFound
 from ampere.core.localtime import local_midnight, zone
-from ampere.metering.intervals import Point, _store
+from ampere.metering.intervals import ParsedIntervals, Point, _store
 from ampere.metering.models import Installation, IntervalDay
 from ampere.metering.parsing import BadFile
 from ampere.metering.types import IntervalFileResult
@@ -30,6 +30,7 @@ from ampere.metering.types import IntervalFileResult
 ATOM = "http://www.w3.org/2005/Atom"
 ESPI = "http://naesb.org/espi"
 _A = f"{{{ATOM}}}"
+ET.register_namespace("espi", ESPI)
 _E = f"{{{ESPI}}}"
 BASE = "https://ampere.example/espi/1_1/resource"
 
@@ -101,8 +102,30 @@ def _parse_reading_type(element: Element, href: str) -> _ReadingType:
 def parse_green_button(
     data: bytes, *, meter_serial: str | None
 ) -> tuple[list[Point], list[dict[str, Any]]]:
-    """Points of every IntervalBlock, and per-reading errors. Raises BadFile when the
-    structure is broken (not XML, not an Atom feed, blocks that lead to no ReadingType)."""
+    """Points of every IntervalBlock, and per-reading errors (see ``read_green_button``)."""
+    parsed = read_green_button(data, meter_serial=meter_serial)
+    return parsed.points, parsed.errors
+
+
+def _feed_header(root: Element) -> str:
+    feed_id = (root.findtext(f"{_A}id") or "").strip()
+    title = (root.findtext(f"{_A}title") or "").strip()
+    return f"feed {feed_id or '(no id)'}: {title or '(no title)'}"
+
+
+def feed_header(data: bytes) -> str | None:
+    """The feed's id and title, or None when the file is not an Atom feed."""
+    try:
+        root = SafeET.fromstring(data)
+    except (SafeET.ParseError, DefusedXmlException):
+        return None
+    return _feed_header(root) if root.tag == f"{_A}feed" else None
+
+
+def read_green_button(data: bytes, *, meter_serial: str | None) -> ParsedIntervals:
+    """Points of every IntervalBlock, and per-reading errors, each reading numbered in the order
+    of the file. Raises BadFile when the structure is broken (not XML, not an Atom feed, blocks
+    that lead to no ReadingType)."""
     try:
         root = SafeET.fromstring(data)
     except (SafeET.ParseError, DefusedXmlException) as error:
@@ -134,6 +157,7 @@ def parse_green_button(
         raise BadFile("the feed has no IntervalBlock", field="file")
     points: list[Point] = []
     errors: list[dict[str, Any]] = []
+    readings: dict[str, tuple[int, Element]] = {}
     for ref, block, links in blocks:
         reading_type, serial = _block_owner(ref, links, reading_types, meter_readings, usage_titles)
         serial = meter_serial or serial
@@ -143,10 +167,16 @@ def parse_green_button(
             )
         for index, reading in enumerate(block.findall(f"{_E}IntervalReading"), start=1):
             where = f"{ref} reading {index}"
+            readings[where] = (len(readings) + 1, reading)
             point = _point(where, reading, reading_type, serial, errors)
             if point is not None:
                 points.append(point)
-    return points, errors
+
+    def source(ref: str) -> tuple[int, str]:
+        number, element = readings[ref]
+        return number, " ".join(ET.tostring(element, encoding="unicode").split())
+
+    return ParsedIntervals(points, errors, len(readings), _feed_header(root), source)
 
 
 def _block_owner(
@@ -180,13 +210,19 @@ def _point(
     serial: str,
     errors: list[dict[str, Any]],
 ) -> Point | None:
+    whose = {"meter": serial, "channel": reading_type.channel}
     period = reading.find(f"{_E}timePeriod")
     start_text = _text(period, "start")
     duration_text = _text(period, "duration")
     value_text = _text(reading, "value")
     if start_text is None or value_text is None:
         errors.append(
-            {"ref": where, "code": "bad-structure", "message": "no timePeriod start or no value"}
+            {
+                "ref": where,
+                "code": "bad-structure",
+                "message": "no timePeriod start or no value",
+                **whose,
+            }
         )
         return None
     try:
@@ -199,11 +235,14 @@ def _point(
                 "ref": where,
                 "code": "bad-number",
                 "message": "start, duration and value must be integers",
+                **whose,
             }
         )
         return None
     if seconds is None or seconds not in (300, 900, 1800, 3600):
-        errors.append({"ref": where, "code": "bad-interval", "message": f"interval of {seconds} s"})
+        errors.append(
+            {"ref": where, "code": "bad-interval", "message": f"interval of {seconds} s", **whose}
+        )
         return None
     stored = raw_value * reading_type.factor
     if stored != stored.to_integral_value() or abs(stored) >= 2**31:
@@ -212,6 +251,7 @@ def _point(
                 "ref": where,
                 "code": "bad-number",
                 "message": f"{raw_value} × {reading_type.factor} is finer than stored values",
+                **whose,
             }
         )
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -251,14 +251,19 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
         meter = meters.get(point.meter_serial)
         if meter is None:
             result.errors.append(
-                _error(point.ref, "unknown-meter", f"no meter {point.meter_serial!r}")
+                _error(
+                    point.ref, "unknown-meter", f"no meter {point.meter_serial!r}", **_whose(point)
+                )
             )
             continue
         meter_id, meter_minutes = meter
         if meter_minutes is None:
             result.errors.append(
                 _error(
-                    point.ref, "no-interval-data", f"meter {point.meter_serial} keeps no intervals"
+                    point.ref,
+                    "no-interval-data",
+                    f"meter {point.meter_serial} keeps no intervals",
+                    **_whose(point),
                 )
             )
             continue
@@ -268,6 +273,7 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
                     point.ref,
                     "interval-length-mismatch",
                     f"{point.minutes}-minute interval for a meter of {meter_minutes} minutes",
+                    **_whose(point),
                 )
             )
             continue
@@ -288,6 +294,7 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
                     "misaligned-interval",
                     f"{point.start_at.isoformat()} is not "
                     f"on the {point.minutes}-minute grid of the local day",
+                    **_whose(point),
                 )
             )
             continue
@@ -295,7 +302,10 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
         if key in seen:
             result.errors.append(
                 _error(
-                    point.ref, "duplicate-row", f"the same meter, channel and time as {seen[key]}"
+                    point.ref,
+                    "duplicate-row",
+                    f"the same meter, channel and time as {seen[key]}",
+                    **_whose(point),
                 )
             )
             continue
@@ -333,8 +343,20 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
     return result
 
 
-def _error(ref: str, code: str, message: str) -> dict[str, Any]:
-    return {"ref": ref, "code": code, "message": message}
+def _error(
+    ref: str, code: str, message: str, *, meter: str = "", channel: str = ""
+) -> dict[str, Any]:
+    """A row's error; ``meter`` and ``channel`` when the row named them."""
+    error: dict[str, Any] = {"ref": ref, "code": code, "message": message}
+    if meter:
+        error["meter"] = meter
+    if channel:
+        error["channel"] = channel
+    return error
+
+
+def _whose(point: Point) -> dict[str, str]:
+    return {"meter": point.meter_serial, "channel": point.channel}
 
 
 def _utility(code: str) -> tuple[int, ZoneInfo]:
@@ -378,52 +400,104 @@ def to_fixed_point(raw: str, channel: str) -> int | None:
     return int(scaled)
 
 
-def import_head_end_csv(*, utility_code: str, text: str) -> IntervalFileResult:
-    """A head-end interval file: one row per interval with the columns ``meter, channel,
-    interval_start, interval_minutes, value[, quality]``; ``value`` in the channel's unit (kWh
-    for ``kwh``), ``interval_start`` ISO 8601 with its offset. Good rows are stored; every bad
-    row is reported with its line. Raises BadFile for a wrong header."""
-    utility_id, tz = _utility(utility_code)
-    reader = csv.reader(io.StringIO(text))
-    header = [c.strip().lower() for c in next(reader, [])]
+@dataclass
+class ParsedIntervals:
+    """A file's points, the errors of rows that gave none, and where each row came from."""
+
+    points: list[Point]
+    errors: list[dict[str, Any]]
+    rows_read: int
+    header: str
+    # A row's ref -> (its number in the file, its raw text), for the quarantine.
+    source: Callable[[str], tuple[int, str]]
+
+
+def read_head_end_csv(text: str) -> ParsedIntervals:
+    """Points of a head-end file (see ``import_head_end_csv``) and an error per bad row,
+    each with its line. Raises BadFile for an empty file or a wrong header."""
+    lines: list[str] = []
+    starts: dict[int, int] = {}  # a row's last line number -> the index of its first line
+
+    def remembered(handle: io.StringIO) -> Iterator[str]:
+        for physical in handle:
+            lines.append(physical)
+            yield physical
+
+    reader = csv.reader(remembered(io.StringIO(text)))
+    try:
+        first = next(reader)
+    except StopIteration:
+        raise BadFile("the file is empty", field="file") from None
+    except csv.Error as error:
+        raise BadFile(f"the header cannot be read: {error}", field="file") from None
+    header = [c.strip().lower() for c in first]
     missing = [c for c in HEAD_END_COLUMNS if c not in header]
     unknown = [c for c in header if c not in HEAD_END_COLUMNS + HEAD_END_OPTIONAL]
-    if missing or unknown:
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if missing or unknown or repeated:
         raise BadFile(
-            ("missing column(s) " + ", ".join(missing) if missing else "")
-            + ("; " if missing and unknown else "")
-            + ("unknown column(s) " + ", ".join(unknown) if unknown else ""),
+            "; ".join(
+                problem
+                for problem in (
+                    "missing column(s) " + ", ".join(missing) if missing else "",
+                    "unknown column(s) " + ", ".join(unknown) if unknown else "",
+                    "repeated column(s) " + ", ".join(repeated) if repeated else "",
+                )
+                if problem
+            )
+            + f" (expected {', '.join(HEAD_END_COLUMNS)}[, quality])",
             field="columns",
         )
+    header_text = "".join(lines).rstrip("\r\n")
     index = {c: header.index(c) for c in header}
     points: list[Point] = []
     errors: list[dict[str, Any]] = []
     stamps: dict[str, datetime | Any] = {}
-    for fields in reader:
+    rows_read = 0
+    while True:
+        first_line = len(lines)
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            rows_read += 1
+            starts[reader.line_num] = first_line
+            errors.append(_error(f"line {reader.line_num}", "bad-csv", str(error)))
+            continue
         line = f"line {reader.line_num}"
         if not fields or all(not f.strip() for f in fields):
             continue
+        rows_read += 1
+        starts[reader.line_num] = first_line
         if len(fields) != len(header):
             errors.append(
                 _error(line, "wrong-field-count", f"{len(fields)} fields, expected {len(header)}")
             )
             continue
+        meter = fields[index["meter"]].strip()
         channel = fields[index["channel"]].strip().lower()
         if channel not in IntervalChannel.values:
-            errors.append(_error(line, "unknown-channel", f"{channel!r} is not a channel"))
+            errors.append(
+                _error(line, "unknown-channel", f"{channel!r} is not a channel", meter=meter)
+            )
             continue
+        whose = {"meter": meter, "channel": channel}
         text_at = fields[index["interval_start"]]
         at = stamps.get(text_at)
         if at is None:
             at = stamps[text_at] = parse_timestamp(text_at, field="interval_start")
         if not isinstance(at, datetime):
-            errors.append(_error(line, at.code, at.message))
+            errors.append(_error(line, at.code, at.message, **whose))
             continue
         minutes_text = fields[index["interval_minutes"]].strip()
         if minutes_text not in {"5", "15", "30", "60"}:
             errors.append(
                 _error(
-                    line, "bad-number", f"interval_minutes {minutes_text!r} is not 5, 15, 30 or 60"
+                    line,
+                    "bad-number",
+                    f"interval_minutes {minutes_text!r} is not 5, 15, 30 or 60",
+                    **whose,
                 )
             )
             continue
@@ -434,6 +508,7 @@ def import_head_end_csv(*, utility_code: str, text: str) -> IntervalFileResult:
                     line,
                     "bad-number",
                     f"value {fields[index['value']]!r} is not a number of the channel's resolution",
+                    **whose,
                 )
             )
             continue
@@ -447,13 +522,27 @@ def import_head_end_csv(*, utility_code: str, text: str) -> IntervalFileResult:
                             line,
                             "bad-quality",
                             f"{name!r} is not one of {', '.join(QUALITY_NAMES)}",
+                            **whose,
                         )
                     )
                     continue
                 quality = QUALITY_NAMES[name]
-        points.append(
-            Point(
-                line, fields[index["meter"]].strip(), channel, at, int(minutes_text), value, quality
-            )
-        )
-    return _store(utility_id, tz, points, errors)
+        points.append(Point(line, meter, channel, at, int(minutes_text), value, quality))
+
+    def source(ref: str) -> tuple[int, str]:
+        number = int(ref.removeprefix("line "))
+        return number, "".join(lines[starts[number] : number]).rstrip("\r\n")
+
+    return ParsedIntervals(points, errors, rows_read, header_text, source)
+
+
+def import_head_end_csv(*, utility_code: str, text: str) -> IntervalFileResult:
+    """A head-end interval file: one row per interval with the columns ``meter, channel,
+    interval_start, interval_minutes, value[, quality]``; ``value`` in the channel's unit (kWh
+    for ``kwh``), ``interval_start`` ISO 8601 with its offset. Good rows are stored; every bad
+    row is reported with its line, but kept nowhere: files from outside go through
+    ``interval_imports.import_interval_file``, which records them and quarantines bad rows.
+    Raises BadFile for a wrong header."""
+    utility_id, tz = _utility(utility_code)
+    parsed = read_head_end_csv(text)
+    return _store(utility_id, tz, parsed.points, parsed.errors)

@@ -478,3 +478,134 @@ class IntervalDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter_id}/{self.channel} {self.day}"
+
+
+class IntervalFileFormat(models.TextChoices):
+    HEAD_END = "headend", "Head-end CSV"
+    GREEN_BUTTON = "greenbutton", "Green Button (ESPI) XML"
+
+
+class IntervalImportStatus(models.TextChoices):
+    STORED = "stored", "Stored (every row)"
+    QUARANTINED = "quarantined", "Stored, some rows quarantined"
+    REFUSED = "refused", "Refused (whole-file error)"
+
+
+class IntervalRejection(models.TextChoices):
+    """Why an interval row waits in the quarantine (the codes the importers give)."""
+
+    BAD_CSV = "bad-csv", "Unreadable CSV row"
+    WRONG_FIELD_COUNT = "wrong-field-count", "Wrong number of fields"
+    UNKNOWN_CHANNEL = "unknown-channel", "Unknown channel"
+    BAD_TIMESTAMP = "bad-timestamp", "Bad timestamp"
+    TIMESTAMP_WITHOUT_ZONE = "timestamp-without-zone", "Timestamp without a zone"
+    BAD_NUMBER = "bad-number", "Bad number"
+    BAD_QUALITY = "bad-quality", "Bad quality flag"
+    BAD_INTERVAL = "bad-interval", "Bad interval length"
+    BAD_STRUCTURE = "bad-structure", "Broken reading structure"
+    UNKNOWN_METER = "unknown-meter", "Unknown meter"
+    NO_INTERVAL_DATA = "no-interval-data", "Meter keeps no intervals"
+    INTERVAL_LENGTH_MISMATCH = "interval-length-mismatch", "Interval length of another meter"
+    MISALIGNED_INTERVAL = "misaligned-interval", "Off the interval grid"
+    DUPLICATE_ROW = "duplicate-row", "Duplicate row"
+
+
+class IntervalImport(models.Model):
+    """One interval file received (head-end CSV or Green Button XML). ``(utility, file_format,
+    meter_serial, content_sha256)`` is the idempotency key: the same file again returns this
+    record and stores nothing. A file refused as a whole is recorded too, with its reason."""
+
+    utility = models.ForeignKey("accounts.Utility", on_delete=models.PROTECT)
+    file_format = models.CharField(max_length=11, choices=IntervalFileFormat.choices)
+    file_name = models.CharField(max_length=255, blank=True)
+    content_sha256 = models.CharField(max_length=64)
+    # The serial a Green Button file was imported for ('' when the file names its meters).
+    meter_serial = models.CharField(max_length=32, blank=True)
+    # The CSV header line, or the Green Button feed's id and title.
+    header = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=11, choices=IntervalImportStatus.choices)
+    reason = models.TextField(blank=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_stored = models.PositiveIntegerField(default=0)
+    rows_quarantined = models.PositiveIntegerField(default=0)
+    days_loaded = models.PositiveIntegerField(default=0)
+    values_loaded = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["utility", "file_format", "meter_serial", "content_sha256"],
+                name="interval_import_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(rows_read=F("rows_stored") + F("rows_quarantined")),
+                name="interval_import_counts",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="refused", rows_read=0) & ~Q(reason="")
+                    | Q(status="stored", rows_quarantined=0)
+                    | Q(status="quarantined", rows_quarantined__gt=0)
+                ),
+                name="interval_import_status",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["utility", "-received_at"], name="interval_import_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"interval import {self.id} ({self.file_name or self.content_sha256[:12]})"
+
+
+class QuarantineResolution(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class QuarantinedInterval(models.Model):
+    """A row of an interval file that could not be stored, kept with its raw text and reason
+    until a clerk corrects it (head-end CSV rows) or marks it resolved."""
+
+    interval_import = models.ForeignKey(
+        IntervalImport, on_delete=models.PROTECT, related_name="quarantined"
+    )
+    # The CSV line number, or the reading's position in a Green Button file (1 = first).
+    row_number = models.PositiveIntegerField()
+    row_ref = models.CharField(max_length=60)  # "line 12", "entry 4 reading 7"
+    raw = models.TextField()
+    reason = models.CharField(max_length=32, choices=IntervalRejection.choices)
+    message = models.TextField()
+    meter_serial = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=32, blank=True)
+    status = models.CharField(
+        max_length=8, choices=QuarantineResolution.choices, default=QuarantineResolution.OPEN
+    )
+    corrected_raw = models.TextField(blank=True)  # the row as a clerk corrected and stored it
+    resolved_by = models.CharField(max_length=64, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["interval_import", "row_number"], name="quarantined_interval_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", resolved_at__isnull=True, resolved_by="")
+                | Q(status="resolved", resolved_at__isnull=False, resolved_by__gt=""),
+                name="quarantined_interval_resolution",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["reason", "id"],
+                condition=Q(status="open"),
+                name="quarantined_interval_open",
+            ),
+            models.Index(fields=["meter_serial", "id"], name="quarantined_interval_meter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.row_ref} of interval import {self.interval_import_id}: {self.reason}"

@@ -16,7 +16,9 @@ from ampere.core.localtime import day_period, local_midnight, zone
 from ampere.core.periods import DatePeriod
 from ampere.metering.models import (
     ConsumptionRevision,
+    IntervalImport,
     MeteringPolicy,
+    QuarantinedInterval,
     QuarantinedRead,
     QuarantineStatus,
     ReadBatch,
@@ -27,10 +29,12 @@ from ampere.metering.types import (
     ConsumptionRequest,
     ConsumptionRow,
     DailyTotal,
+    IntervalImportResult,
     IntervalPoint,
     MonthlyTotal,
     Peak,
     Policy,
+    QuarantinedIntervalRow,
     Revision,
     TouCalendar,
     register_unit,
@@ -513,6 +517,60 @@ def open_quarantine(
         .order_by("id")
         .values(
             "id", "batch__external_id", "row_number", "raw", "reasons", "message", "can_accept"
+        )[:limit]
+    ]
+
+
+# --- interval imports and their quarantine ---------------------------------------------------
+
+
+def interval_import_result(record: IntervalImport, *, replayed: bool) -> IntervalImportResult:
+    return IntervalImportResult(
+        import_id=record.id,
+        file_format=record.file_format,
+        file_name=record.file_name,
+        content_sha256=record.content_sha256,
+        received_at=record.received_at,
+        status=record.status,
+        reason=record.reason,
+        rows_read=record.rows_read,
+        rows_stored=record.rows_stored,
+        rows_quarantined=record.rows_quarantined,
+        days_loaded=record.days_loaded,
+        values_loaded=record.values_loaded,
+        replayed=replayed,
+    )
+
+
+def get_interval_import(*, import_id: int) -> IntervalImportResult:
+    record = IntervalImport.objects.filter(id=import_id).first()
+    if record is None:
+        raise NotFound(f"no interval import {import_id}", field="import")
+    return interval_import_result(record, replayed=False)
+
+
+def quarantined_intervals(
+    *, import_id: int, status: str | None = None, limit: int = 100, after_row: int = 0
+) -> list[QuarantinedIntervalRow]:
+    """Quarantined rows of an interval import in file order, paged by row number."""
+    rows = QuarantinedInterval.objects.filter(
+        interval_import_id=import_id, row_number__gt=after_row
+    )
+    if status is not None:
+        rows = rows.filter(status=status)
+    return [
+        QuarantinedIntervalRow(*values)
+        for values in rows.order_by("row_number").values_list(
+            "id",
+            "interval_import_id",
+            "row_number",
+            "row_ref",
+            "raw",
+            "reason",
+            "message",
+            "meter_serial",
+            "channel",
+            "status",
         )[:limit]
     ]
 

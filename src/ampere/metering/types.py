@@ -256,6 +256,40 @@ class IntervalFileResult:
 
 
 @dataclass(frozen=True)
+class IntervalImportResult:
+    """What became of an interval file: ``status`` is stored, quarantined (some rows wait in
+    the quarantine) or refused (a whole-file error, ``reason`` says which; nothing stored)."""
+
+    import_id: int
+    file_format: str
+    file_name: str
+    content_sha256: str
+    received_at: datetime
+    status: str
+    reason: str
+    rows_read: int
+    rows_stored: int
+    rows_quarantined: int
+    days_loaded: int
+    values_loaded: int
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class QuarantinedIntervalRow:
+    id: int
+    import_id: int
+    row_number: int
+    row_ref: str
+    raw: str
+    reason: str
+    message: str
+    meter_serial: str
+    channel: str
+    status: str
+
+
+@dataclass(frozen=True)
 class Revision:
     id: int
     service_point_id: int

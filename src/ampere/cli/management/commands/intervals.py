@@ -1,5 +1,5 @@
-"""`ampere intervals import FILE` (head-end CSV or Green Button XML) and
-`ampere intervals export --account N` (Green Button XML)."""
+"""`ampere intervals import FILE` (head-end CSV or Green Button XML; prints the import id and
+the quarantined rows) and `ampere intervals export --account N` (Green Button XML)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from ampere.core.errors import DomainError
-from ampere.metering.greenbutton import export_green_button, import_green_button
-from ampere.metering.intervals import import_head_end_csv
+from ampere.metering.greenbutton import export_green_button
+from ampere.metering.interval_imports import import_interval_file
+from ampere.metering.queries import quarantined_intervals
+
+SHOWN_ROWS = 20
 
 
 class Command(BaseCommand):
@@ -55,21 +58,27 @@ class Command(BaseCommand):
             kind = options["format"] or (
                 "greenbutton" if path.suffix.lower() == ".xml" else "headend"
             )
-            if kind == "greenbutton":
-                result = import_green_button(
-                    utility_code=options["utility"],
-                    data=path.read_bytes(),
-                    meter_serial=options["meter"],
-                )
-            else:
-                result = import_head_end_csv(
-                    utility_code=options["utility"], text=path.read_text(encoding="utf-8-sig")
-                )
+            result = import_interval_file(
+                utility_code=options["utility"],
+                data=path.read_bytes(),
+                file_format=kind,
+                file_name=path.name,
+                meter_serial=options["meter"],
+                now=datetime.now(UTC),
+            )
         except DomainError as error:
             raise CommandError(f"{error}") from None
+        again = " (received before: nothing changed)" if result.replayed else ""
+        if result.status == "refused":
+            self.stdout.write(f"import {result.import_id}: refused{again}")
+            raise CommandError(f"{path.name} refused: {result.reason}")
         self.stdout.write(
-            f"{result.values_loaded} values in {result.days_loaded} meter-days stored, "
-            f"{len(result.row_errors)} rows refused"
+            f"import {result.import_id}: {result.rows_read} rows read, {result.rows_stored} stored "
+            f"({result.values_loaded} values in {result.days_loaded} meter-days), "
+            f"{result.rows_quarantined} quarantined{again}"
         )
-        for refused in result.row_errors:
-            self.stdout.write(f"  {refused['ref']}: {refused['code']}: {refused['message']}")
+        shown = quarantined_intervals(import_id=result.import_id, limit=SHOWN_ROWS)
+        for row in shown:
+            self.stdout.write(f"  {row.row_ref}: {row.reason}: {row.message}")
+        if result.rows_quarantined > len(shown):
+            self.stdout.write(f"  ... and {result.rows_quarantined - len(shown)} more")
