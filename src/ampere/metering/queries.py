@@ -138,16 +138,22 @@ days AS MATERIALIZED (
      AND (upper_inf(i.installed_period)
           OR d.day <= ((upper(i.installed_period) - interval '1 microsecond')
                        AT TIME ZONE u.time_zone)::date)
+),
+-- Days with data are counted per request, not per bucket: a bucket need not occur on every
+-- day (a summer bucket in the winter days of a period across a season change).
+covered AS (
+    SELECT n, count(DISTINCT day) AS days FROM days GROUP BY n
 )
 SELECT p.n, t.bucket,
        sum((SELECT sum(v) FROM unnest(p.values[t.lo:t.hi]) v))::bigint,
        max(p.peak::numeric * 60 / p.interval_minutes),
-       count(DISTINCT p.day),
+       c.days,
        bool_or(p.quality IS NOT NULL
                AND EXISTS (SELECT 1 FROM unnest(p.quality[t.lo:t.hi]) q WHERE q <> 0))
 FROM days p
+JOIN covered c ON c.n = p.n
 JOIN tou t ON t.day = p.day AND t.minutes = p.interval_minutes
-GROUP BY p.n, t.bucket
+GROUP BY p.n, t.bucket, c.days
 ORDER BY p.n, t.bucket
 """
 
@@ -172,7 +178,10 @@ def consumption_for_billing(
     within), rolled over at 10^digits, × multiplier, summed over the meters of the period;
     ``kw_max`` is the closing maximum-demand read × multiplier. Interval basis (with ``tou``):
     kWh per TOU bucket from the ``kwh`` channel, and bucket ``max_demand`` with the highest
-    interval demand in kW. Rows are ordered by request, then basis, then register or bucket.
+    interval demand in kW; ``source`` is ``incomplete`` when fewer days of the request's period
+    have data than the period has days (counted per request, whatever buckets each day has),
+    else ``estimated`` when an interval used is not valid, else ``actual``. Rows are ordered
+    by request, then basis, then register or bucket.
     Raises InvalidInput for an open or empty period.
     """
     _check_requests(requests)
@@ -284,11 +293,12 @@ def _interval_consumption(
     for n, buckets in sorted(found.items()):
         request = requests[n - 1]
         assert request.period.end is not None
-        days_with_data = max(b[3] for b in buckets)
-        if any(b[4] for b in buckets):
-            source = "estimated"
-        elif days_with_data < request.period.days:
+        days_with_data = buckets[0][3]  # per request: the same on each bucket row
+        # A missing day is worse than an estimated interval: the period is not covered.
+        if days_with_data < request.period.days:
             source = "incomplete"
+        elif any(b[4] for b in buckets):
+            source = "estimated"
         else:
             source = "actual"
         for bucket, wh, _, _, _ in buckets:

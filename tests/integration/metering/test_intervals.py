@@ -228,3 +228,53 @@ def test_green_button_export_round_trips(point):
     result = greenbutton.import_green_button(utility_code="sce", data=data)
     assert (result.values_loaded, result.row_errors) == (92, ())
     assert list(IntervalDay.objects.values_list("values", "quality")) == before
+
+
+def two_season_calendar():
+    summer = (
+        TouWindow("summer_off", 0, 960),
+        TouWindow("summer_on", 960, 1260),
+        TouWindow("summer_off", 1260, 1440),
+    )
+    winter = (TouWindow("winter_off", 0, 960), TouWindow("winter_mid", 960, 1440))
+    types = ("weekday", "saturday", "sunday", "holiday")
+    return TouCalendar(
+        seasons=(
+            TouSeason(
+                DatePeriod(date(2025, 6, 1), date(2025, 10, 1)), dict.fromkeys(types, summer)
+            ),
+            TouSeason(
+                DatePeriod(date(2025, 10, 1), date(2026, 6, 1)), dict.fromkeys(types, winter)
+            ),
+        )
+    )
+
+
+def test_completeness_is_counted_per_period_not_per_bucket(point):
+    """Across a season change no bucket occurs on every day; the period is complete when every
+    day has data, and incomplete (even with estimated intervals) when a day has none."""
+    for day in (date(2025, 9, 29), date(2025, 9, 30), date(2025, 10, 1), date(2025, 10, 2)):
+        quality = {40: "estimated"} if day == date(2025, 10, 2) else None
+        import_head_end_csv(utility_code="sce", text=day_csv(day, quality=quality))
+    whole = DatePeriod(date(2025, 9, 29), date(2025, 10, 2))  # 3 days, all valid
+    gap = DatePeriod(date(2025, 9, 29), date(2025, 10, 4))  # 5 days: 3 October is missing
+    rows = queries.consumption_for_billing(
+        requests=[ConsumptionRequest(point, whole), ConsumptionRequest(point, gap)],
+        tou=two_season_calendar(),
+    )
+    found = [
+        (r.request_index, r.bucket, r.quantity, r.source) for r in rows if r.basis == "interval"
+    ]
+    # 1 kWh an hour: summer 16–21 h on-peak (5 kWh a day), winter 16–24 h mid (8 kWh a day).
+    assert found == [
+        (0, "summer_off", Decimal(38), "actual"),
+        (0, "summer_on", Decimal(10), "actual"),
+        (0, "winter_mid", Decimal(8), "actual"),
+        (0, "winter_off", Decimal(16), "actual"),
+        (0, "max_demand", Decimal(1), "actual"),
+        (1, "summer_off", Decimal(38), "incomplete"),
+        (1, "summer_on", Decimal(10), "incomplete"),
+        (1, "winter_mid", Decimal(16), "incomplete"),
+        (1, "winter_off", Decimal(32), "incomplete"),
+        (1, "max_demand", Decimal(1), "incomplete"),
+    ]
