@@ -116,6 +116,7 @@ def _customer(cycle_id: int, period: DatePeriod, *, skip: date | None = None) ->
     )
     register = Register.objects.get(meter_id=installation.meter_id, code="kwh")
     total_kwh = D(sum(per_day) * 96) / 1000
+    assert period.end is not None
     for on, value in ((period.start, D(1000)), (period.end, D(1000) + total_kwh)):
         RegisterRead.objects.create(
             register=register,
@@ -138,7 +139,9 @@ def _run(cycle_code: str, as_of: date) -> int:
     return ref.id
 
 
-def _lines(agreement: ServiceAgreement, period: DatePeriod) -> tuple[Bill, list[tuple]]:
+def _lines(
+    agreement: ServiceAgreement, period: DatePeriod
+) -> tuple[Bill, list[tuple[str, Decimal, Decimal, Decimal]]]:
     bill = Bill.objects.get(agreement=agreement, period=(period.start, period.end))
     view = get_bill(bill_id=bill.id)
     return bill, [(x.code, x.quantity, x.unit_price, x.amount) for x in view.lines]

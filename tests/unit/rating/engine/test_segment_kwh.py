@@ -113,16 +113,22 @@ def test_splitting_the_period_total_by_days_would_misprice_the_baseline_credit()
     winter_only = tuple(
         (name, (D(0), values[1])) for name, values in BY_SEGMENT.items() if name[0] == "w"
     ) + tuple((name, (D(0), D(0))) for name in NAMES[:3])
-    common = {"versions": versions(TARIFF), "taxes": taxes("sce"), "period": PERIOD}
     by_segment = rate_register(
-        **common,
+        versions=versions(TARIFF),
+        taxes=taxes("sce"),
+        period=PERIOD,
         usage=RegisterUsage(tou_kwh_by_segment=winter_only),
         context=CONTEXT,
         language="en",
     )
     totals = tuple((name, sum(values, D(0))) for name, values in winter_only)
     by_days = rate_register(
-        **common, usage=RegisterUsage(tou_kwh=totals), context=CONTEXT, language="en"
+        versions=versions(TARIFF),
+        taxes=taxes("sce"),
+        period=PERIOD,
+        usage=RegisterUsage(tou_kwh=totals),
+        context=CONTEXT,
+        language="en",
     )
 
     def credits(bill):
@@ -223,8 +229,8 @@ def test_bad_rows_are_rejected_with_the_reason_and_the_good_row_priced():
     assert result.total.tolist() == [18452, 0, 0, 0]
     narrow = {name: table[:, :1] for name, table in tables.items()}
     refused = _rate_batch(_batch(narrow))
-    assert {row: e.message for row, e in refused.rejected.items()} == {
-        row: "gives 1 segment columns: the period 2026-09-15 to 2026-10-14 has 2 segments"
-        for row in range(4)
-    }
+    message = "gives 1 segment columns: the period 2026-09-15 to 2026-10-14 has 2 segments"
+    assert {row: e.message for row, e in refused.rejected.items()} == dict.fromkeys(
+        range(4), message
+    )
     assert refused.total.tolist() == [0, 0, 0, 0]
