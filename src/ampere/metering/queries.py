@@ -317,27 +317,29 @@ LARGE_REQUEST_COUNT = 1000
 @contextmanager
 def _session_settings(cursor: Any, settings: dict[str, str], *, apply: bool) -> Iterator[None]:
     """Run the body with PostgreSQL ``settings`` (when ``apply``) and put the previous values
-    back after it (two statements). When the body fails inside a transaction, the
-    transaction's rollback undoes them."""
+    back after it (two statements). Inside a transaction they are set for the transaction only
+    (as SET LOCAL), so that a failure's rollback undoes them and a caller's own SET LOCAL is
+    not turned into a session setting."""
     if not apply:
         yield
         return
     names = list(settings)
+    local = connection.in_atomic_block
     # The select list is evaluated in order: the current values, then the new ones set.
     cursor.execute(
         "SELECT "
         + ", ".join("current_setting(%s)" for _ in names)
         + ", "
-        + ", ".join("set_config(%s, %s, false)" for _ in names),
-        [*names, *[v for name in names for v in (name, settings[name])]],
+        + ", ".join("set_config(%s, %s, %s)" for _ in names),
+        [*names, *[v for name in names for v in (name, settings[name], local)]],
     )
     previous = cursor.fetchone()[: len(names)]
-    restore = [v for name, old in zip(names, previous, strict=True) for v in (name, old)]
-    sql = "SELECT " + ", ".join("set_config(%s, %s, false)" for _ in names)
+    restore = [v for name, old in zip(names, previous, strict=True) for v in (name, old, local)]
+    sql = "SELECT " + ", ".join("set_config(%s, %s, %s)" for _ in names)
     try:
         yield
     except BaseException:
-        if not connection.in_atomic_block:
+        if not local:
             cursor.execute(sql, restore)
         raise
     cursor.execute(sql, restore)

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from ampere.core.periods import DatePeriod
 from ampere.metering import greenbutton, queries
@@ -364,9 +364,10 @@ def test_the_migration_backfills_running_totals(point):
 
 def test_large_request_sets_leave_the_session_settings_as_they_were(point):
     import_head_end_csv(utility_code="sce", text=day_csv(FALL, kwh="0.5"))
+    assert connection.in_atomic_block  # the test's transaction: settings are set LOCAL
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
-        before = cursor.fetchone()
+        cursor.execute("SELECT set_config('work_mem', '7MB', true), current_setting('jit')")
+        before = (cursor.fetchone()[1], "7MB")
     request = ConsumptionRequest(point, DatePeriod(FALL, FALL + timedelta(days=1)))
     rows = queries.consumption_for_billing(
         requests=[request] * queries.LARGE_REQUEST_COUNT, tou=summer_winter_calendar()
@@ -381,3 +382,25 @@ def test_large_request_sets_leave_the_session_settings_as_they_were(point):
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
         assert cursor.fetchone() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_callers_transaction_settings_do_not_outlive_its_transaction(point):
+    import_head_end_csv(utility_code="sce", text=day_csv(FALL, kwh="0.5"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        session = cursor.fetchone()
+    request = ConsumptionRequest(point, DatePeriod(FALL, FALL + timedelta(days=1)))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', '7MB', true)")
+        rows = queries.consumption_for_billing(
+            requests=[request] * queries.LARGE_REQUEST_COUNT, tou=summer_winter_calendar()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('work_mem')")
+            assert cursor.fetchone() == ("7MB",)
+    assert len(rows) == 4 * queries.LARGE_REQUEST_COUNT  # register and interval rows
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        assert cursor.fetchone() == session
