@@ -723,6 +723,9 @@ class Usage:
 
     total_wh: int | None = None
     tou_wh: dict[str, int] | None = None  # metering bucket or tariff period name → Wh
+    # From interval data: the Wh of each bucket in each segment of the period's rating plan
+    # (season, version or tax parts), so that each part is priced with its own kWh.
+    tou_wh_by_segment: list[dict[str, int]] | None = None
     max_w: int | None = None
     source: str = "missing"  # actual | estimated | missing | incomplete
     from_intervals: bool = False
@@ -797,6 +800,48 @@ def usage_from_intervals(rows: Sequence[ConsumptionRow]) -> Usage | None:
             usage.tou_wh[row.bucket] = _wh(row.quantity)
     usage.total_wh = sum(usage.tou_wh.values()) if usage.tou_wh else 0
     return usage
+
+
+def usage_from_segments(parts: Sequence[Sequence[ConsumptionRow]]) -> Usage | None:
+    """Interval rows of the segments of one request (in order) → one usage with TOU kWh per
+    segment. None when no segment has interval data; ``incomplete`` when one lacks it."""
+    found = [usage_from_intervals(rows) for rows in parts]
+    present = [u for u in found if u is not None]
+    if not present:
+        return None
+    sources = {u.source for u in present}
+    if len(present) < len(found) or "incomplete" in sources:
+        source = "incomplete"
+    elif "estimated" in sources:
+        source = "estimated"
+    else:
+        source = "actual"
+    by_segment = [{} if u is None or u.tou_wh is None else dict(u.tou_wh) for u in found]
+    total: dict[str, int] = defaultdict(int)
+    for part in by_segment:
+        for name, wh in part.items():
+            total[name] += wh
+    peaks = [u.max_w for u in present if u.max_w is not None]
+    return Usage(
+        total_wh=sum(total.values()),
+        tou_wh=dict(total),
+        tou_wh_by_segment=by_segment,
+        max_w=max(peaks) if peaks else None,
+        source=source,
+        from_intervals=True,
+    )
+
+
+def _segments(
+    context: _Run, versions: Sequence[TariffVersion], period: DatePeriod
+) -> list[DatePeriod] | None:
+    """The parts of ``period`` the rating plan prices apart (season, version, tax changes);
+    None when it cannot be planned (pricing then refuses it with the reason)."""
+    try:
+        plan = plan_period(versions=versions, taxes=context.taxes, period=period)
+    except DomainError:
+        return None
+    return [s.period for s in plan.segments]
 
 
 def _by_request(rows: Sequence[ConsumptionRow], count: int) -> list[list[ConsumptionRow]]:
@@ -961,6 +1006,15 @@ def _usages(
             continue
         lacking = [i for i in indexes if usages[i].tou_wh is None and usages[i].source != "missing"]
         lacking += [i for i in indexes if usages[i].source == "missing"]
+        # One request per segment of each period, so that each season part is priced with
+        # the kWh of its own days (not a share of the period's by day count). A period the
+        # tariff cannot price (no version in force) is not asked for: pricing refuses it.
+        parts: dict[DatePeriod, list[DatePeriod] | None] = {}
+        for index in lacking:
+            period = targets.period(index)
+            if period not in parts:
+                parts[period] = _segments(context, versions, period)
+        lacking = [i for i in lacking if parts[targets.period(i)] is not None]
         if not lacking:
             continue
         span = covering([targets.period(i) for i in lacking])
@@ -971,9 +1025,21 @@ def _usages(
             if calendar is None:
                 continue
             context.calendars[key] = calendar
-        rows = consumption_for_billing(requests=[requests[i] for i in lacking], tou=calendar)
-        for position, found in enumerate(_by_request(rows, len(lacking))):
-            interval = usage_from_intervals(found)
+        segment_requests: list[ConsumptionRequest] = []
+        owners: list[tuple[int, int]] = []  # (position in lacking, segments of its period)
+        for position, index in enumerate(lacking):
+            pieces = parts[targets.period(index)]
+            assert pieces is not None
+            owners.append((position, len(pieces)))
+            segment_requests += [
+                ConsumptionRequest(targets.service_point_id[index], piece) for piece in pieces
+            ]
+        rows = consumption_for_billing(requests=segment_requests, tou=calendar)
+        grouped = _by_request(rows, len(segment_requests))
+        at = 0
+        for position, count_of_parts in owners:
+            interval = usage_from_segments(grouped[at : at + count_of_parts])
+            at += count_of_parts
             if interval is not None:
                 usages[lacking[position]] = interval
         clock.lap("intervals")
@@ -990,6 +1056,7 @@ def _raw(targets: Targets, index: int, usage: Usage | None) -> dict[str, Any]:
         raw["usage"] = {
             "total_wh": usage.total_wh,
             "tou_wh": usage.tou_wh,
+            "tou_wh_by_segment": usage.tou_wh_by_segment,
             "max_w": usage.max_w,
             "source": usage.source,
         }
@@ -1063,7 +1130,7 @@ def _price_tariff(
     needs = _needs(versions)
     periods = {_normal(p): p for p in needs.tou_periods}
     plans: dict[tuple[date, date], str | None] = {}
-    shapes: dict[tuple[tuple[str, ...], bool], list[int]] = defaultdict(list)
+    shapes: dict[tuple[tuple[str, ...], bool, bool], list[int]] = defaultdict(list)
 
     def refuse(index: int, code: str, detail: str) -> None:
         exceptions.append(Unbilled(index, code, detail[:300], _raw(targets, index, usages[index])))
@@ -1109,9 +1176,10 @@ def _price_tariff(
         if needs.needs_max and usage.max_w is None:
             refuse(index, "demand-missing", f"{tariff} has a demand charge: no maximum demand")
             continue
-        shapes[(tou, needs.needs_max)].append(index)
+        segmented = bool(tou) and usage.tou_wh_by_segment is not None
+        shapes[(tou, needs.needs_max, segmented)].append(index)
     priced: list[_Priced] = []
-    for (tou, with_max), members in shapes.items():
+    for (tou, with_max, segmented), members in shapes.items():
         priced += _rate_shape(
             context=context,
             targets=targets,
@@ -1121,6 +1189,7 @@ def _price_tariff(
             versions=versions,
             tou=tou,
             with_max=with_max,
+            segmented=segmented,
             members=members,
         )
     return priced
@@ -1136,6 +1205,7 @@ def _rate_shape(
     versions: tuple[TariffVersion, ...],
     tou: tuple[str, ...],
     with_max: bool,
+    segmented: bool,
     members: list[int],
 ) -> list[_Priced]:
     programs = {
@@ -1143,7 +1213,17 @@ def _rate_shape(
         for name in ("care", "fera", "medical_baseline", "sdp")
     }
     tou_wh: dict[str, Any] = {}
-    if tou:
+    tou_wh_by_segment: dict[str, Any] = {}
+    if segmented:
+        widest = max(len(usages[i].tou_wh_by_segment or ()) for i in members)
+        for name in tou:
+            key = _normal(name)
+            table = np.zeros((len(members), widest), np.int64)
+            for row, i in enumerate(members):
+                for column, part in enumerate(usages[i].tou_wh_by_segment or ()):
+                    table[row, column] = next((v for k, v in part.items() if _normal(k) == key), 0)
+            tou_wh_by_segment[name] = table
+    elif tou:
         for name in tou:
             key = _normal(name)
             values = []
@@ -1157,6 +1237,7 @@ def _rate_shape(
         period_end=np.array([targets.end[i] for i in members], "datetime64[D]"),
         kwh_wh=None if tou else np.array([usages[i].total_wh for i in members], np.int64),
         tou_wh=tou_wh,
+        tou_wh_by_segment=tou_wh_by_segment,
         max_w=np.array([usages[i].max_w or 0 for i in members], np.int64) if with_max else None,
         household_norm=np.array([targets.norm_centi[i] for i in members], np.int64),
         short_lease_undeclared=np.array([targets.short_lease[i] for i in members], np.bool_),
@@ -1190,7 +1271,9 @@ def _rate_shape(
                 _raw(targets, index, usages[index]),
             )
         )
-    if tou:
+    if segmented:
+        wh = [int(usages[i].total_wh or 0) for i in members]
+    elif tou:
         wh = sum(tou_wh.values(), np.zeros(len(members), np.int64)).tolist()
     else:
         wh = [int(usages[i].total_wh or 0) for i in members]

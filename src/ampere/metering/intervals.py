@@ -34,7 +34,18 @@ INT4_OID = 23
 INT2_OID = 21
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)
-COLUMNS = ("meter_id", "channel", "day", "interval_minutes", "values", "quality", "total", "peak")
+COLUMNS = (
+    "meter_id",
+    "channel",
+    "day",
+    "interval_minutes",
+    "values",
+    "quality",
+    "total",
+    "peak",
+    "running_totals",
+)
+INT4_MAX = 2**31 - 1
 # Scale from a channel's natural unit (what files carry) to the stored integer unit.
 CHANNEL_SCALE = {
     "kwh": Decimal(1000),  # kWh -> Wh
@@ -60,8 +71,42 @@ class DayArrays:
     quality: npt.NDArray[np.int16] | None = None  # same shape, or None when all valid
 
 
+def running_totals(
+    values: npt.NDArray[np.int32],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Each row's running sums (int64), and which rows' sums all fit a 32-bit integer."""
+    running = np.cumsum(values, axis=1, dtype=np.int64)
+    if running.size == 0:
+        return running, np.ones(len(values), np.bool_)
+    fits = (running.max(axis=1) <= INT4_MAX) & (running.min(axis=1) >= -INT4_MAX)
+    return running, fits
+
+
 def encode_block(block: DayArrays) -> bytes:
-    """Rows of a block in PostgreSQL's binary COPY format (without header and trailer)."""
+    """Rows of a block in PostgreSQL's binary COPY format (without header and trailer), with
+    each day's running totals (null on a day whose running totals leave int4)."""
+    running, fits = running_totals(block.values)
+    if fits.all():
+        return _encode(block, running)
+    parts = [
+        _encode(
+            DayArrays(
+                block.meter_ids[rows],
+                block.days[rows],
+                block.channel,
+                block.interval_minutes,
+                block.values[rows],
+                None if block.quality is None else block.quality[rows],
+            ),
+            running[rows] if fit else None,
+        )
+        for fit, rows in ((True, fits), (False, ~fits))
+        if rows.any()
+    ]
+    return b"".join(parts)
+
+
+def _encode(block: DayArrays, running: npt.NDArray[np.int64] | None) -> bytes:
     rows, length = block.values.shape
     channel = block.channel.encode()
     element = np.dtype([("size", ">i4"), ("value", ">i4")])
@@ -84,6 +129,9 @@ def encode_block(block: DayArrays) -> bytes:
     if block.quality is not None:
         parts += [("quality_header", ">i4", (5,)), ("quality", quality_element, (length,))]
     parts += [("total_size", ">i4"), ("total", ">i8"), ("peak_size", ">i4"), ("peak", ">i4")]
+    parts += [("running_size", ">i4")]
+    if running is not None:
+        parts += [("running_header", ">i4", (5,)), ("running", element, (length,))]
     out = np.zeros(rows, dtype=np.dtype(parts))
     out["fields"] = len(COLUMNS)
     out["meter_size"] = 8
@@ -109,6 +157,13 @@ def encode_block(block: DayArrays) -> bytes:
     out["total"] = block.values.sum(axis=1, dtype=np.int64)
     out["peak_size"] = 4
     out["peak"] = block.values.max(axis=1)
+    if running is None:
+        out["running_size"] = -1
+    else:
+        out["running_size"] = 20 + 8 * length
+        out["running_header"] = (1, 0, INT4_OID, length, 1)
+        out["running"]["size"] = 4
+        out["running"]["value"] = running
     return out.tobytes()
 
 
@@ -134,18 +189,23 @@ def copy_blocks(blocks: Iterable[DayArrays], *, table: str = "metering_intervald
 
 _MERGE_SQL = """
 UPDATE metering_intervalday d
-SET (values, quality, total, peak) = (
-    SELECT array_agg(z.v ORDER BY z.i),
-           CASE WHEN bool_and(z.q = 0) THEN NULL ELSE array_agg(z.q ORDER BY z.i) END,
-           sum(z.v), max(z.v)
+SET (values, quality, total, peak, running_totals) = (
+    SELECT array_agg(r.v ORDER BY r.i),
+           CASE WHEN bool_and(r.q = 0) THEN NULL ELSE array_agg(r.q ORDER BY r.i) END,
+           sum(r.v), max(r.v),
+           CASE WHEN max(abs(r.c)) <= 2147483647
+                THEN array_agg(r.c::integer ORDER BY r.i) END
     FROM (
-        SELECT u.i,
-               CASE WHEN coalesce(u.nq, 0) = 2 THEN u.ov ELSE u.nv END AS v,
-               CASE WHEN coalesce(u.nq, 0) = 2 THEN coalesce(u.oq, 0)
-                    ELSE coalesce(u.nq, 0) END::smallint AS q
-        FROM unnest(d.values, s.values, d.quality, s.quality) WITH ORDINALITY
-            AS u(ov, nv, oq, nq, i)
-    ) z
+        SELECT z.i, z.v, z.q, sum(z.v::bigint) OVER (ORDER BY z.i) AS c
+        FROM (
+            SELECT u.i,
+                   CASE WHEN coalesce(u.nq, 0) = 2 THEN u.ov ELSE u.nv END AS v,
+                   CASE WHEN coalesce(u.nq, 0) = 2 THEN coalesce(u.oq, 0)
+                        ELSE coalesce(u.nq, 0) END::smallint AS q
+            FROM unnest(d.values, s.values, d.quality, s.quality) WITH ORDINALITY
+                AS u(ov, nv, oq, nq, i)
+        ) z
+    ) r
 )
 FROM interval_stage s
 WHERE d.meter_id = s.meter_id AND d.channel = s.channel AND d.day = s.day
@@ -153,8 +213,9 @@ WHERE d.meter_id = s.meter_id AND d.channel = s.channel AND d.day = s.day
 
 _INSERT_NEW_SQL = """
 INSERT INTO metering_intervalday
-    (meter_id, channel, day, interval_minutes, values, quality, total, peak)
-SELECT s.meter_id, s.channel, s.day, s.interval_minutes, s.values, s.quality, s.total, s.peak
+    (meter_id, channel, day, interval_minutes, values, quality, total, peak, running_totals)
+SELECT s.meter_id, s.channel, s.day, s.interval_minutes, s.values, s.quality, s.total, s.peak,
+       s.running_totals
 FROM interval_stage s
 WHERE NOT EXISTS (SELECT 1 FROM metering_intervalday d
                   WHERE d.meter_id = s.meter_id AND d.channel = s.channel AND d.day = s.day)

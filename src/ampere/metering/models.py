@@ -451,7 +451,11 @@ class IntervalDay(models.Model):
     """One meter's channel over one local day: ``values[i]`` is the interval starting
     ``i × interval_minutes`` after local midnight (92, 96 or 100 quarter-hours). ``quality`` is
     null when every value is valid, else one flag per value. ``total`` and ``peak`` are the
-    day's sum and maximum, kept for fast profiles and demand."""
+    day's sum and maximum, kept for fast profiles and demand. ``running_totals[i]`` is the sum
+    of ``values[1..i]`` (written with the values at load and merge), so a TOU bucket's sum over
+    intervals ``lo..hi`` is ``running_totals[hi] − running_totals[lo − 1]`` without reading
+    the values; it is null when a running total would not fit a 32-bit integer (queries then
+    sum the values)."""
 
     pk = models.CompositePrimaryKey("meter", "channel", "day")
     meter = models.ForeignKey(Meter, on_delete=models.PROTECT)
@@ -462,6 +466,7 @@ class IntervalDay(models.Model):
     quality = ArrayField(models.SmallIntegerField(), null=True, blank=True)
     total = models.BigIntegerField()
     peak = models.IntegerField()
+    running_totals = ArrayField(models.IntegerField(), null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -473,6 +478,11 @@ class IntervalDay(models.Model):
                 condition=Q(quality__isnull=True)
                 | Q(quality__len=models.Func(F("values"), 1, function="array_length")),
                 name="interval_day_quality_length",
+            ),
+            models.CheckConstraint(
+                condition=Q(running_totals__isnull=True)
+                | Q(running_totals__len=models.Func(F("values"), 1, function="array_length")),
+                name="interval_day_running_totals_length",
             ),
         ]
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -120,40 +121,88 @@ GROUP BY b.n, b.code
 ORDER BY b.n, b.code
 """
 
-_INTERVAL_SQL = """
-WITH req AS (
-    SELECT * FROM unnest(%s::bigint[], %s::date[], %s::date[]) WITH ORDINALITY
-        AS r(service_point_id, start_date, end_date, n)
-),
-tou AS (
-    SELECT * FROM unnest(%s::date[], %s::int[], %s::text[], %s::int[], %s::int[])
-        AS t(day, minutes, bucket, lo, hi)
-),
-days AS MATERIALIZED (
-    SELECT r.n, d.day, d.interval_minutes, d.values, d.quality, d.peak
-    FROM req r
-    JOIN metering_installation i ON i.service_point_id = r.service_point_id
-    JOIN metering_meter m ON m.id = i.meter_id AND m.interval_minutes IS NOT NULL
-    JOIN accounts_utility u ON u.id = m.utility_id
-    JOIN metering_intervalday d
-      ON d.meter_id = i.meter_id AND d.channel = 'kwh'
-     AND d.day >= r.start_date AND d.day < r.end_date
-     AND d.day >= (lower(i.installed_period) AT TIME ZONE u.time_zone)::date
-     AND (upper_inf(i.installed_period)
-          OR d.day <= ((upper(i.installed_period) - interval '1 microsecond')
-                       AT TIME ZONE u.time_zone)::date)
-)
-SELECT p.n, t.bucket,
-       sum((SELECT sum(v) FROM unnest(p.values[t.lo:t.hi]) v))::bigint,
-       max(p.peak::numeric * 60 / p.interval_minutes),
-       count(DISTINCT p.day),
-       bool_or(p.quality IS NOT NULL
-               AND EXISTS (SELECT 1 FROM unnest(p.quality[t.lo:t.hi]) q WHERE q <> 0))
-FROM days p
-JOIN tou t ON t.day = p.day AND t.minutes = p.interval_minutes
-GROUP BY p.n, t.bucket
-ORDER BY p.n, t.bucket
+_INTERVAL_POINTS_SQL = """
+SELECT r.n, i.meter_id,
+       greatest(r.start_date,
+                (lower(i.installed_period) AT TIME ZONE u.time_zone)::date) AS first_day,
+       CASE WHEN upper_inf(i.installed_period) THEN r.end_date
+            ELSE least(r.end_date,
+                       ((upper(i.installed_period) - interval '1 microsecond')
+                        AT TIME ZONE u.time_zone)::date + 1) END AS end_day
+FROM unnest(%s::bigint[], %s::date[], %s::date[]) WITH ORDINALITY
+    AS r(service_point_id, start_date, end_date, n)
+JOIN metering_installation i ON i.service_point_id = r.service_point_id
+JOIN metering_meter m ON m.id = i.meter_id AND m.interval_minutes IS NOT NULL
+JOIN accounts_utility u ON u.id = m.utility_id
 """
+
+# The meters of the requests (request number, meter, first day, day after the last) come
+# from _INTERVAL_POINTS_SQL as parameters, so that PostgreSQL knows how many there are: an
+# index scan per meter for a few, one scan of the table for many.
+_INTERVAL_SQL = """
+WITH points AS (
+    SELECT * FROM unnest(%(n)s::bigint[], %(meters)s::bigint[], %(firsts)s::date[],
+                         %(ends)s::date[]) AS p(n, meter_id, first_day, end_day)
+),
+-- Each day's Wh in each of its TOU ranges, computed beside the day row so that its arrays go
+-- no further (sorting or hashing them is what costs): running_totals[hi] -
+-- running_totals[lo - 1] (0 before the first interval); a day stored without running totals
+-- (too large for int4) sums its values. A day's TOU pattern (the ranges of its day type and
+-- interval length) is looked up by its day and interval length; the ranges' first and last
+-- intervals (1-based, inclusive) are los[pattern][j] and his[pattern][j], padded with empty
+-- ranges 1..0 to {width} ranges.
+days AS MATERIALIZED (
+    SELECT d.n, d.day, d.pattern, d.peak_w,{range_columns}
+    FROM (
+        SELECT p.n, d.day, d.values, d.quality, d.running_totals,
+               d.peak::bigint * (60 / d.interval_minutes) AS peak_w,
+               (%(key_patterns)s::int[])[(d.day - %(first_day)s::date) * 4
+                   + array_position('{{5,15,30,60}}'::int[], d.interval_minutes::int)] AS pattern
+        FROM points p
+        JOIN metering_intervalday d
+          ON d.meter_id = p.meter_id AND d.channel = 'kwh'
+         AND d.day >= p.first_day AND d.day < p.end_day
+        OFFSET 0
+    ) d
+    CROSS JOIN (SELECT %(los)s::int[] AS los, %(his)s::int[] AS his) k
+),
+-- Days with data are counted per request, not per bucket: a bucket need not occur on every
+-- day (a summer bucket in the winter days of a period across a season change).
+covered AS (
+    SELECT n, count(*) AS days FROM (SELECT DISTINCT n, day FROM days) x GROUP BY n
+)
+SELECT s.*, c.days
+FROM (
+    SELECT n, pattern, max(peak_w) AS peak_w,{range_sums}
+    FROM days GROUP BY n, pattern
+) s
+JOIN covered c ON c.n = s.n
+ORDER BY s.n, s.pattern
+"""
+
+
+_RANGE_COLUMNS = """
+       CASE WHEN d.running_totals IS NULL
+            THEN (SELECT coalesce(sum(v), 0)
+                  FROM unnest(d.values[k.los[d.pattern][{j}]:k.his[d.pattern][{j}]]) v)
+            ELSE coalesce(d.running_totals[k.his[d.pattern][{j}]]::bigint, 0)
+                 - coalesce(d.running_totals[k.los[d.pattern][{j}] - 1], 0) END AS wh{j},
+       d.quality IS NOT NULL AND EXISTS (
+           SELECT 1 FROM unnest(d.quality[k.los[d.pattern][{j}]:k.his[d.pattern][{j}]]) q
+           WHERE q <> 0) AS estimated{j}"""
+_RANGE_SUMS = """
+       sum(wh{j})::bigint AS wh{j}, bool_or(estimated{j}) AS estimated{j}"""
+
+
+def _interval_sql(width: int) -> str:
+    """The interval query for days of at most ``width`` TOU ranges (only the integers 1 to
+    ``width`` are written into the text; every value goes as a parameter)."""
+    numbers = range(1, width + 1)
+    return _INTERVAL_SQL.format(
+        width=width,
+        range_columns=",".join(_RANGE_COLUMNS.format(j=j) for j in numbers),
+        range_sums=",".join(_RANGE_SUMS.format(j=j) for j in numbers),
+    )
 
 
 def _check_requests(requests: Sequence[ConsumptionRequest]) -> None:
@@ -176,7 +225,10 @@ def consumption_for_billing(
     within), rolled over at 10^digits, × multiplier, summed over the meters of the period;
     ``kw_max`` is the closing maximum-demand read × multiplier. Interval basis (with ``tou``):
     kWh per TOU bucket from the ``kwh`` channel, and bucket ``max_demand`` with the highest
-    interval demand in kW. Rows are ordered by request, then basis, then register or bucket.
+    interval demand in kW; ``source`` is ``incomplete`` when fewer days of the request's period
+    have data than the period has days (counted per request, whatever buckets each day has),
+    else ``estimated`` when an interval used is not valid, else ``actual``. Rows are ordered
+    by request, then basis, then register or bucket.
     Raises InvalidInput for an open or empty period.
     """
     _check_requests(requests)
@@ -190,7 +242,8 @@ def consumption_for_billing(
         "{" + ",".join(r.period.end.isoformat() for r in requests) + "}",  # type: ignore[union-attr]
     ]
     rows: list[ConsumptionRow] = []
-    with connection.cursor() as cursor:
+    large = len(requests) >= LARGE_REQUEST_COUNT
+    with connection.cursor() as cursor, _session_settings(cursor, QUERY_SETTINGS, apply=large):
         cursor.execute(_REGISTER_SQL, arrays)
         for (
             n,
@@ -256,6 +309,46 @@ def tou_ranges(
     return ranges
 
 
+# These queries are cheap per row, but for thousands of requests PostgreSQL's cost estimates
+# are large enough to JIT-compile them, which costs more than it saves (0.6 s for the
+# register query of 10,000 requests that finds no register at all); and their hashes of
+# 300,000 day rows spill to disk at the default work_mem. Below LARGE_REQUEST_COUNT requests
+# the estimates stay under the JIT threshold and the settings are left alone.
+QUERY_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+LARGE_REQUEST_COUNT = 1000
+
+
+@contextmanager
+def _session_settings(cursor: Any, settings: dict[str, str], *, apply: bool) -> Iterator[None]:
+    """Run the body with PostgreSQL ``settings`` (when ``apply``) and put the previous values
+    back after it (two statements). Inside a transaction they are set for the transaction only
+    (as SET LOCAL), so that a failure's rollback undoes them and a caller's own SET LOCAL is
+    not turned into a session setting."""
+    if not apply:
+        yield
+        return
+    names = list(settings)
+    local = connection.in_atomic_block
+    # The select list is evaluated in order: the current values, then the new ones set.
+    cursor.execute(
+        "SELECT "
+        + ", ".join("current_setting(%s)" for _ in names)
+        + ", "
+        + ", ".join("set_config(%s, %s, %s)" for _ in names),
+        [*names, *[v for name in names for v in (name, settings[name], local)]],
+    )
+    previous = cursor.fetchone()[: len(names)]
+    restore = [v for name, old in zip(names, previous, strict=True) for v in (name, old, local)]
+    sql = "SELECT " + ", ".join("set_config(%s, %s, %s)" for _ in names)
+    try:
+        yield
+    except BaseException:
+        if not local:
+            cursor.execute(sql, restore)
+        raise
+    cursor.execute(sql, restore)
+
+
 def _interval_consumption(
     cursor: Any,
     requests: Sequence[ConsumptionRequest],
@@ -270,29 +363,66 @@ def _interval_consumption(
     if not zones:
         return []
     ranges = tou_ranges(tou=tou, period=DatePeriod(start, end), tz_name=zones.pop())
-    cursor.execute(
-        _INTERVAL_SQL,
-        [
-            *arrays,
-            [r[0] for r in ranges],
-            [r[1] for r in ranges],
-            [r[2] for r in ranges],
-            [r[3] for r in ranges],
-            [r[4] for r in ranges],
-        ],
-    )
-    found: dict[int, list[tuple[str, int, Decimal, int, bool]]] = defaultdict(list)
-    for n, bucket, wh, peak, days, estimated in cursor.fetchall():
-        found[n].append((bucket, wh, peak, days, estimated))
+    # Days alike (same interval length and day type) share a pattern of ranges; the query
+    # sums each request's days per pattern and range, and the ranges' Wh go to their buckets.
+    by_key: dict[tuple[date, int], list[tuple[str, int, int]]] = defaultdict(list)
+    for day, minutes, bucket, lo, hi in ranges:
+        by_key[(day, minutes)].append((bucket, lo, hi))
+    width = max(len(v) for v in by_key.values())
+    pattern_of: dict[tuple[tuple[str, int, int], ...], int] = {}
+    # key (day - start) * 4 + position of the length in INTERVAL_LENGTHS (1-based) → pattern
+    key_patterns = [0] * (DatePeriod(start, end).days * len(INTERVAL_LENGTHS))
+    for (day, minutes), found_ranges in by_key.items():
+        key = (day - start).days * len(INTERVAL_LENGTHS) + INTERVAL_LENGTHS.index(minutes)
+        key_patterns[key] = pattern_of.setdefault(tuple(found_ranges), len(pattern_of)) + 1
+    patterns = list(pattern_of)
+    padded = [list(p) + [("", 1, 0)] * (width - len(p)) for p in patterns]
+    cursor.execute(_INTERVAL_POINTS_SQL, arrays)
+    points = cursor.fetchall()
+    if not points:
+        return []
+    params = {
+        "n": "{" + ",".join(str(p[0]) for p in points) + "}",
+        "meters": "{" + ",".join(str(p[1]) for p in points) + "}",
+        "firsts": "{" + ",".join(p[2].isoformat() for p in points) + "}",
+        "ends": "{" + ",".join(p[3].isoformat() for p in points) + "}",
+        "first_day": start,
+        "key_patterns": "{" + ",".join(map(str, key_patterns)) + "}",
+        "los": "{" + ",".join("{" + ",".join(str(r[1]) for r in p) + "}" for p in padded) + "}",
+        "his": "{" + ",".join("{" + ",".join(str(r[2]) for r in p) + "}" for p in padded) + "}",
+    }
+    cursor.execute(_interval_sql(width), params)
+    fetched = cursor.fetchall()
+    # per request: bucket → [Wh, estimated]; highest demand (W); days with data
+    sums: dict[int, dict[str, list[Any]]] = defaultdict(dict)
+    peaks: dict[int, int] = {}
+    covered: dict[int, int] = {}
+    for row in fetched:
+        n, pattern, peak_w = row[0], row[1] - 1, row[2]
+        peaks[n] = max(peaks.get(n, peak_w), peak_w)
+        covered[n] = row[-1]
+        for position, (bucket, _, _) in enumerate(patterns[pattern]):
+            wh, estimated = row[3 + 2 * position], row[4 + 2 * position]
+            entry = sums[n].setdefault(bucket, [0, False])
+            entry[0] += wh
+            entry[1] = entry[1] or estimated
+    found: dict[int, list[tuple[str, int, int, int, bool]]] = {
+        n: [
+            (bucket, wh, peaks[n], covered[n], estimated)
+            for bucket, (wh, estimated) in sorted(buckets.items())
+        ]
+        for n, buckets in sums.items()
+    }
     rows: list[ConsumptionRow] = []
     for n, buckets in sorted(found.items()):
         request = requests[n - 1]
         assert request.period.end is not None
-        days_with_data = max(b[3] for b in buckets)
-        if any(b[4] for b in buckets):
-            source = "estimated"
-        elif days_with_data < request.period.days:
+        days_with_data = buckets[0][3]  # per request: the same on each bucket row
+        # A missing day is worse than an estimated interval: the period is not covered.
+        if days_with_data < request.period.days:
             source = "incomplete"
+        elif any(b[4] for b in buckets):
+            source = "estimated"
         else:
             source = "actual"
         for bucket, wh, _, _, _ in buckets:
@@ -309,7 +439,9 @@ def _interval_consumption(
                     source,
                 )
             )
-        peak_kw = (max(b[2] for b in buckets) / THOUSAND).quantize(Decimal("0.001"), ROUND_HALF_UP)
+        peak_kw = (Decimal(max(b[2] for b in buckets)) / THOUSAND).quantize(
+            Decimal("0.001"), ROUND_HALF_UP
+        )
         rows.append(
             ConsumptionRow(
                 n - 1,

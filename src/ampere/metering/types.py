@@ -197,7 +197,8 @@ class ConsumptionRow:
     ``basis`` is ``register`` (register differences × multiplier, or the kW maximum-demand
     register) or ``interval`` (sums of interval data per TOU bucket; bucket ``max_demand``
     holds the highest interval demand in kW). ``source`` is ``actual``, ``estimated`` (an
-    estimated read or interval was used) or ``missing`` (``quantity`` is None).
+    estimated read or interval was used), ``missing`` (``quantity`` is None) or, on the
+    interval basis, ``incomplete`` (some day of the period has no interval data).
 
     For a register read by one meter over the whole period, ``meter_serial``, ``opening`` and
     ``closing`` (the register values read, before the multiplier) and ``multiplier`` are the

@@ -1,13 +1,17 @@
+import importlib
+import itertools
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
+from django.db import connection, transaction
 
 from ampere.core.periods import DatePeriod
 from ampere.metering import greenbutton, queries
 from ampere.metering.intervals import import_head_end_csv
-from ampere.metering.models import IntervalDay
+from ampere.metering.models import IntervalDay, Meter
 from ampere.metering.parsing import BadFile
 from ampere.metering.types import ConsumptionRequest, TouCalendar, TouSeason, TouWindow
 from tests.factories.metering import metered_point
@@ -228,3 +232,175 @@ def test_green_button_export_round_trips(point):
     result = greenbutton.import_green_button(utility_code="sce", data=data)
     assert (result.values_loaded, result.row_errors) == (92, ())
     assert list(IntervalDay.objects.values_list("values", "quality")) == before
+
+
+def two_season_calendar():
+    summer = (
+        TouWindow("summer_off", 0, 960),
+        TouWindow("summer_on", 960, 1260),
+        TouWindow("summer_off", 1260, 1440),
+    )
+    winter = (TouWindow("winter_off", 0, 960), TouWindow("winter_mid", 960, 1440))
+    types = ("weekday", "saturday", "sunday", "holiday")
+    return TouCalendar(
+        seasons=(
+            TouSeason(
+                DatePeriod(date(2025, 6, 1), date(2025, 10, 1)), dict.fromkeys(types, summer)
+            ),
+            TouSeason(
+                DatePeriod(date(2025, 10, 1), date(2026, 6, 1)), dict.fromkeys(types, winter)
+            ),
+        )
+    )
+
+
+def test_completeness_is_counted_per_period_not_per_bucket(point):
+    """Across a season change no bucket occurs on every day; the period is complete when every
+    day has data, and incomplete (even with estimated intervals) when a day has none."""
+    for day in (date(2025, 9, 29), date(2025, 9, 30), date(2025, 10, 1), date(2025, 10, 2)):
+        quality = {40: "estimated"} if day == date(2025, 10, 2) else None
+        import_head_end_csv(utility_code="sce", text=day_csv(day, quality=quality))
+    whole = DatePeriod(date(2025, 9, 29), date(2025, 10, 2))  # 3 days, all valid
+    gap = DatePeriod(date(2025, 9, 29), date(2025, 10, 4))  # 5 days: 3 October is missing
+    rows = queries.consumption_for_billing(
+        requests=[ConsumptionRequest(point, whole), ConsumptionRequest(point, gap)],
+        tou=two_season_calendar(),
+    )
+    found = [
+        (r.request_index, r.bucket, r.quantity, r.source) for r in rows if r.basis == "interval"
+    ]
+    # 1 kWh an hour: summer 16–21 h on-peak (5 kWh a day), winter 16–24 h mid (8 kWh a day).
+    assert found == [
+        (0, "summer_off", Decimal(38), "actual"),
+        (0, "summer_on", Decimal(10), "actual"),
+        (0, "winter_mid", Decimal(8), "actual"),
+        (0, "winter_off", Decimal(16), "actual"),
+        (0, "max_demand", Decimal(1), "actual"),
+        (1, "summer_off", Decimal(38), "incomplete"),
+        (1, "summer_on", Decimal(10), "incomplete"),
+        (1, "winter_mid", Decimal(16), "incomplete"),
+        (1, "winter_off", Decimal(32), "incomplete"),
+        (1, "max_demand", Decimal(1), "incomplete"),
+    ]
+
+
+def running(values):
+    return list(itertools.accumulate(values))
+
+
+def test_running_totals_are_written_at_load_and_merge(point):
+    text = (
+        "meter,channel,interval_start,interval_minutes,value\n"
+        "AMI-1,kwh,2025-06-02T00:00:00-07:00,15,0.5\n"
+        "AMI-1,kwh,2025-06-02T00:30:00-07:00,15,0.75\n"
+    )
+    import_head_end_csv(utility_code="sce", text=text)
+    stored = IntervalDay.objects.get()
+    assert stored.running_totals is not None
+    assert stored.running_totals == running(stored.values)
+    assert stored.running_totals[:4] == [500, 500, 1250, 1250]
+    assert stored.running_totals[-1] == stored.total == 1250
+    import_head_end_csv(
+        utility_code="sce",
+        text="meter,channel,interval_start,interval_minutes,value\n"
+        "AMI-1,kwh,2025-06-02T00:15:00-07:00,15,0.25\n",
+    )
+    stored = IntervalDay.objects.get()
+    assert stored.running_totals is not None
+    assert stored.running_totals[:4] == [500, 750, 1500, 1500]
+    assert stored.running_totals == running(stored.values)
+
+
+def test_a_day_whose_running_totals_leave_int4_keeps_none_and_sums_its_values(point):
+    from ampere.metering.intervals import PG_EPOCH, DayArrays, load_interval_days
+
+    meter_id = Meter.objects.get(serial="AMI-1").id
+    big = np.full((1, 96), 30_000_000, np.int32)  # 96 × 30 MWh: 2.88e9 Wh > 2^31 - 1
+    big[0, 64:84] = 40_000_000  # 16–21 h
+    small = np.full((1, 96), 100, np.int32)
+    days = [date(2025, 6, 2), date(2025, 6, 3)]
+    load_interval_days(
+        [
+            DayArrays(
+                meter_ids=np.array([meter_id, meter_id], np.int64),
+                days=np.array([(d - PG_EPOCH).days for d in days], np.int32),
+                channel="kwh",
+                interval_minutes=15,
+                values=np.concatenate([big, small]),
+            )
+        ]
+    )
+    stored = {d.day: d.running_totals for d in IntervalDay.objects.all()}
+    assert stored[days[0]] is None
+    assert stored[days[1]] == [100 * (i + 1) for i in range(96)]
+    rows = queries.consumption_for_billing(
+        requests=[ConsumptionRequest(point, DatePeriod(days[0], days[1] + timedelta(days=1)))],
+        tou=summer_winter_calendar(),
+    )
+    found = [(r.bucket, r.quantity, r.source) for r in rows if r.basis == "interval"]
+    # Monday and Tuesday: 16–21 h on-peak, the rest off-peak.
+    assert found == [
+        ("off_peak", Decimal(76 * 30_000) + Decimal("7.6"), "actual"),
+        ("on_peak", Decimal(20 * 40_000) + Decimal("2.0"), "actual"),
+        ("max_demand", Decimal(160_000), "actual"),
+    ]
+
+
+def test_the_migration_backfills_running_totals(point):
+    backfill = importlib.import_module(
+        "ampere.metering.migrations.0003_interval_running_totals"
+    ).BACKFILL
+    import_head_end_csv(utility_code="sce", text=day_csv(FALL, kwh="0.5"))
+    import_head_end_csv(utility_code="sce", text=day_csv(SPRING, skip=(3,)))
+    expected = {d.day: d.running_totals for d in IntervalDay.objects.all()}
+    IntervalDay.objects.update(running_totals=None)
+    with connection.cursor() as cursor:
+        cursor.execute(backfill)
+    assert {d.day: d.running_totals for d in IntervalDay.objects.all()} == expected
+    spring, fall = expected[SPRING], expected[FALL]
+    assert spring is not None and fall is not None
+    assert (len(spring), spring[-1], len(fall), fall[-1]) == (92, 22_750, 100, 50_000)
+
+
+def test_large_request_sets_leave_the_session_settings_as_they_were(point):
+    import_head_end_csv(utility_code="sce", text=day_csv(FALL, kwh="0.5"))
+    assert connection.in_atomic_block  # the test's transaction: settings are set LOCAL
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', '7MB', true), current_setting('jit')")
+        before = (cursor.fetchone()[1], "7MB")
+    request = ConsumptionRequest(point, DatePeriod(FALL, FALL + timedelta(days=1)))
+    rows = queries.consumption_for_billing(
+        requests=[request] * queries.LARGE_REQUEST_COUNT, tou=summer_winter_calendar()
+    )
+    # Sunday: 00–16 h (68 quarter-hours with the repeated hour) and 21–24 h off-peak.
+    assert {(r.bucket, r.quantity, r.source) for r in rows if r.basis == "interval"} == {
+        ("off_peak", Decimal(40), "actual"),
+        ("mid_peak", Decimal(10), "actual"),
+        ("max_demand", Decimal(2), "actual"),
+    }
+    assert len([r for r in rows if r.basis == "interval"]) == 3 * queries.LARGE_REQUEST_COUNT
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        assert cursor.fetchone() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_callers_transaction_settings_do_not_outlive_its_transaction(point):
+    import_head_end_csv(utility_code="sce", text=day_csv(FALL, kwh="0.5"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        session = cursor.fetchone()
+    request = ConsumptionRequest(point, DatePeriod(FALL, FALL + timedelta(days=1)))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', '7MB', true)")
+        rows = queries.consumption_for_billing(
+            requests=[request] * queries.LARGE_REQUEST_COUNT, tou=summer_winter_calendar()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('work_mem')")
+            assert cursor.fetchone() == ("7MB",)
+    assert len(rows) == 4 * queries.LARGE_REQUEST_COUNT  # register and interval rows
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('work_mem'), current_setting('jit')")
+        assert cursor.fetchone() == session

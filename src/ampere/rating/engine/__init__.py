@@ -33,6 +33,9 @@ Register reads::
         accounts=RegisterBatch(
             period_start=..., period_end=...,      # datetime64[D], end exclusive
             kwh_wh=...,                    # int64 Wh, or tou_wh={"peak": ..., ...}
+                                           # (split over segments by days), or
+                                           # tou_wh_by_segment={"peak": int64[n, segments]}
+                                           # (each segment of plan_period its own Wh)
             max_w=..., max_w_by_period={...},      # int64 W, where the tariff has demand charges
             household_norm=...,            # int64 hundredths: 100 = 1 household, 75 = 3 renters
             short_lease_undeclared=..., region=..., all_electric=...,

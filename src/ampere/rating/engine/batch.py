@@ -67,7 +67,11 @@ def scaled(value: Decimal) -> tuple[int, int]:
 class RegisterBatch:
     """Register reads of many accounts on one tariff; arrays of one length ``n``.
 
-    ``kwh_wh`` (total) or ``tou_wh`` (per TOU register name) in Wh; ``max_w`` and
+    ``kwh_wh`` (total) or ``tou_wh`` (per TOU register name) in Wh; ``tou_wh`` is split over
+    the segments of a split period pro-rata by days. ``tou_wh_by_segment`` instead gives, per
+    TOU period name, an int64 array of shape (n, k): column j holds the Wh of the j-th segment
+    of the row's plan (``plan_period`` of its period; columns past its segments must be 0), so
+    each season part is priced with its own kWh (interval data). ``max_w`` and
     ``max_w_by_period`` in W; ``household_norm`` in hundredths (1 household = 100, a renter
     = 25); ``region`` baseline region codes; ``programs`` maps care / fera / medical_baseline /
     sdp to boolean arrays; ``sdp_tons_milli`` in thousandths of a ton.
@@ -77,6 +81,7 @@ class RegisterBatch:
     period_end: npt.NDArray[np.datetime64]
     kwh_wh: Ints | None = None
     tou_wh: Mapping[str, Ints] = field(default_factory=dict)
+    tou_wh_by_segment: Mapping[str, Ints] = field(default_factory=dict)
     max_w: Ints | None = None
     max_w_by_period: Mapping[str, Ints] = field(default_factory=dict)
     household_norm: Ints | None = None
@@ -729,8 +734,21 @@ def _validate(batch: RegisterBatch, regions: Sequence[str] | None) -> dict[int, 
             rejected.setdefault(int(row), InvalidInput(message, field=f"{field_name}[{row}]"))
 
     n = batch.size
-    if batch.kwh_wh is None and not batch.tou_wh:
+    if batch.kwh_wh is None and not batch.tou_wh and not batch.tou_wh_by_segment:
         raise InvalidInput("give kWh in all or per TOU register", field="kwh_wh")
+    if batch.tou_wh and batch.tou_wh_by_segment:
+        raise InvalidInput("give tou_wh or tou_wh_by_segment, not both", field="tou_wh")
+    segment_sum = np.zeros(n, np.int64)
+    for name, table in batch.tou_wh_by_segment.items():
+        where = f"tou_wh_by_segment.{name}"
+        if not isinstance(table, np.ndarray) or table.ndim != 2 or table.shape[0] != n:
+            shape = getattr(table, "shape", None)
+            raise InvalidInput(f"needs an array of shape ({n}, segments), got {shape}", field=where)
+        if not np.issubdtype(table.dtype, np.integer):
+            raise InvalidInput(f"must hold integer Wh, not {table.dtype}", field=where)
+        negative: Bools = np.asarray((table < 0).any(axis=1))
+        refuse(negative, where, "must not be negative")
+        segment_sum = segment_sum + np.asarray(table.sum(axis=1, dtype=np.int64))
     refuse(batch.period_end <= batch.period_start, "period_end", "must be after period_start")
     arrays: list[tuple[str, Ints | None]] = [
         ("kwh_wh", batch.kwh_wh),
@@ -748,6 +766,8 @@ def _validate(batch: RegisterBatch, regions: Sequence[str] | None) -> dict[int, 
     if batch.kwh_wh is not None and batch.tou_wh:
         summed = sum(batch.tou_wh.values(), np.zeros(n, np.int64))
         refuse(summed != batch.kwh_wh, "kwh_wh", "differs from the sum of the TOU registers")
+    if batch.kwh_wh is not None and batch.tou_wh_by_segment:
+        refuse(segment_sum != batch.kwh_wh, "kwh_wh", "differs from the sum of the TOU registers")
     if batch.household_norm is not None:
         refuse(batch.household_norm <= 0, "household_norm", "must be positive")
     care, fera = batch.programs.get("care"), batch.programs.get("fera")
@@ -805,6 +825,9 @@ def rate_register_batch(
         plan = plan_period(
             versions=versions, taxes=taxes, period=DatePeriod(start, end), denominator=denominator
         )
+        rows = _fit_segments(accounts, plan, rows, rejected)
+        if not len(rows):
+            continue
         group = _Group(plan, accounts, rows, language, region_index[rows])
         priced = _price_group(group, _register_usage(group))
         subtotal[rows] = priced.subtotal
@@ -862,9 +885,42 @@ def _price_group(group: _Group, usages: Sequence[_Usage]) -> BatchGroup:
     )
 
 
+def _fit_segments(
+    batch: RegisterBatch, plan: Plan, rows: Ints, rejected: dict[int, InvalidInput]
+) -> Ints:
+    """The rows whose ``tou_wh_by_segment`` fits the plan's segments; the others are added
+    to ``rejected`` with the reason."""
+    if not batch.tou_wh_by_segment:
+        return rows
+    count = len(plan.segments)
+    bad = np.zeros(len(rows), np.bool_)
+    for name, values in batch.tou_wh_by_segment.items():
+        where = f"tou_wh_by_segment.{name}"
+        if values.shape[1] < count:
+            message = (
+                f"gives {values.shape[1]} segment columns: the period "
+                f"{plan.period.start.isoformat()} to {plan.period.end} has {count} segments"
+            )
+            mask = ~bad
+        else:
+            message = f"gives Wh beyond the {count} segments of the period"
+            mask = (values[rows, count:] != 0).any(axis=1) & ~bad
+        for position in np.flatnonzero(mask).tolist():
+            row = int(rows[position])
+            rejected.setdefault(row, InvalidInput(message, field=f"{where}[{row}]"))
+        bad |= mask
+    return rows[~bad]
+
+
 def _register_usage(group: _Group) -> list[_Usage]:
     batch, rows, plan = group.batch, group.rows, group.plan
-    shares = {name: share(values[rows], plan) for name, values in batch.tou_wh.items()}
+    if batch.tou_wh_by_segment:
+        shares = {
+            name: [values[rows, index].astype(np.int64) for index in range(len(plan.segments))]
+            for name, values in batch.tou_wh_by_segment.items()
+        }
+    else:
+        shares = {name: share(values[rows], plan) for name, values in batch.tou_wh.items()}
     if shares:
         totals = [
             sum((s[i] for s in shares.values()), np.zeros(len(rows), np.int64))
@@ -876,9 +932,10 @@ def _register_usage(group: _Group) -> list[_Usage]:
     max_w = None if batch.max_w is None else batch.max_w[rows]
     demand_by_name = {name: values[rows] for name, values in batch.max_w_by_period.items()}
     known = {p for s in plan.segments for sch in s.version.pricing.schedules for p in sch.periods}
+    energy_field = "tou_wh_by_segment" if batch.tou_wh_by_segment else "tou_wh"
     for name in [*shares, *demand_by_name]:
         if name not in known:
-            prefix = "tou_wh" if name in shares else "max_w_by_period"
+            prefix = energy_field if name in shares else "max_w_by_period"
             raise InvalidInput(f"unknown TOU period {name!r}", field=f"{prefix}.{name}")
     usages: list[_Usage] = []
     for index, segment in enumerate(plan.segments):
@@ -888,7 +945,7 @@ def _register_usage(group: _Group) -> list[_Usage]:
             if shares and any(p in shares for p in schedule.periods):
                 missing = [p for p in schedule.periods if p not in shares]
                 if missing:
-                    raise InvalidInput("is missing", field=f"tou_wh.{missing[0]}")
+                    raise InvalidInput("is missing", field=f"{energy_field}.{missing[0]}")
                 energy[schedule.name] = [shares[p][index] for p in schedule.periods]
             else:
                 energy[schedule.name] = None

@@ -275,10 +275,17 @@ class RatingContext:
 
 @dataclass(frozen=True, slots=True)
 class RegisterUsage:
-    """Register reads for a period: total kWh, or kWh per TOU register; maximum demand."""
+    """Register reads for a period: total kWh, or kWh per TOU register; maximum demand.
+
+    ``tou_kwh`` is split over the segments of a period pro-rata by days (the EVN register
+    rule); ``tou_kwh_by_segment`` instead gives each TOU period's kWh in each segment of the
+    period's plan, in order (from interval data, which knows the day each kWh was used), so
+    each season part is priced with its own kWh. Give one or the other.
+    """
 
     kwh: Decimal | None = None
     tou_kwh: tuple[tuple[str, Decimal], ...] = ()
+    tou_kwh_by_segment: tuple[tuple[str, tuple[Decimal, ...]], ...] = ()
     max_kw: Decimal | None = None
     max_kw_by_period: tuple[tuple[str, Decimal], ...] = ()
 

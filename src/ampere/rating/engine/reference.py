@@ -544,7 +544,10 @@ def assemble(
 
 
 def register_shares(plan: Plan, usage: RegisterUsage) -> tuple[list[int], dict[str, list[int]]]:
-    """Each segment's Wh of the total and of each named TOU register (pro-rata by days)."""
+    """Each segment's Wh of the total and of each named TOU register (pro-rata by days, or
+    as given per segment)."""
+    if usage.tou_kwh_by_segment:
+        return _segment_shares(plan, usage)
     registers: dict[str, int] = {}
     for name, kwh in usage.tou_kwh:
         if name in registers:
@@ -566,16 +569,38 @@ def register_shares(plan: Plan, usage: RegisterUsage) -> tuple[list[int], dict[s
     return totals, shares
 
 
+def _segment_shares(plan: Plan, usage: RegisterUsage) -> tuple[list[int], dict[str, list[int]]]:
+    if usage.tou_kwh:
+        raise InvalidInput("give tou_kwh or tou_kwh_by_segment, not both", field="tou_kwh")
+    count = len(plan.segments)
+    shares: dict[str, list[int]] = {}
+    for name, values in usage.tou_kwh_by_segment:
+        field = f"tou_kwh_by_segment.{name}"
+        if name in shares:
+            raise InvalidInput("is given twice", field=field)
+        if len(values) != count:
+            raise InvalidInput(
+                f"gives {len(values)} segment values: the period has {count} segments",
+                field=field,
+            )
+        shares[name] = [to_milli(kwh, f"{field}[{i}]") for i, kwh in enumerate(values)]
+    totals = [sum(s[i] for s in shares.values()) for i in range(count)]
+    if usage.kwh is not None and to_milli(usage.kwh, "kwh") != sum(totals):
+        raise InvalidInput("differs from the sum of the TOU registers", field="kwh")
+    return totals, shares
+
+
 def register_usage(plan: Plan, usage: RegisterUsage) -> list[SegmentUsage]:
     totals, shares = register_shares(plan, usage)
     max_w = None if usage.max_kw is None else to_milli(usage.max_kw, "max_kw")
     demand_by_name: dict[str, int] = {}
     for name, kw in usage.max_kw_by_period:
         demand_by_name[name] = to_milli(kw, f"max_kw_by_period.{name}")
+    energy_field = "tou_kwh_by_segment" if usage.tou_kwh_by_segment else "tou_kwh"
     known = {p for s in plan.segments for sch in s.version.pricing.schedules for p in sch.periods}
     for name in [*shares, *demand_by_name]:
         if name not in known:
-            field = "tou_kwh" if name in shares else "max_kw_by_period"
+            field = energy_field if name in shares else "max_kw_by_period"
             raise InvalidInput(f"unknown TOU period {name!r}", field=f"{field}.{name}")
     result: list[SegmentUsage] = []
     for index, segment in enumerate(plan.segments):
@@ -585,7 +610,7 @@ def register_usage(plan: Plan, usage: RegisterUsage) -> list[SegmentUsage]:
             if shares and any(p in shares for p in schedule.periods):
                 missing = [p for p in schedule.periods if p not in shares]
                 if missing:
-                    raise InvalidInput("is missing", field=f"tou_kwh.{missing[0]}")
+                    raise InvalidInput("is missing", field=f"{energy_field}.{missing[0]}")
                 energy[schedule.name] = tuple(shares[p][index] for p in schedule.periods)
             else:
                 energy[schedule.name] = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from ampere.core.periods import DatePeriod
 from ampere.rating.engine.batch import RegisterBatch, rate_register_batch
 from ampere.rating.engine.model import RatedBill, RatingContext, RegisterUsage
 from ampere.rating.engine.parse import parse_tariff, parse_taxes
+from ampere.rating.engine.plan import plan_period
 from ampere.rating.engine.reference import rate_register
 from tests.unit.rating.engine.tariff_strategies import context_values, tariff, taxes
 
@@ -214,3 +216,67 @@ def test_a_split_where_nothing_changes_gives_the_same_bill(example, cut, how):
         except InvalidInput:
             continue
         assert rate_register(versions=split_versions, **arguments) == whole
+
+
+@given(case(), st.data())
+def test_batch_engine_equals_reference_engine_with_kwh_per_segment(example, data):
+    """TOU kWh given per segment (from interval data) price alike in both engines."""
+    _, versions, tax_schedule, accounts, _, periods, events = example
+    if not periods:
+        event("no TOU schedule")
+        return
+    counts: list[int] = []
+    for account in accounts:
+        try:
+            plan = plan_period(versions=versions, taxes=tax_schedule, period=account["period"])
+        except InvalidInput:
+            event("not planned")
+            return
+        counts.append(len(plan.segments))
+    width = max(counts)
+    tables = {p: np.zeros((len(accounts), width), np.int64) for p in periods}
+    for row, (account, count) in enumerate(zip(accounts, counts, strict=True)):
+        by_segment = []
+        for name in periods:
+            values = data.draw(st.lists(st.integers(0, 900_000), min_size=count, max_size=count))
+            tables[name][row, :count] = values
+            by_segment.append((name, tuple(Decimal(v) / 1000 for v in values)))
+        usage = account["usage"]
+        account["usage"] = RegisterUsage(
+            tou_kwh_by_segment=tuple(by_segment),
+            max_kw=usage.max_kw,
+            max_kw_by_period=usage.max_kw_by_period,
+        )
+    batch = _batch(accounts, False, periods, events)
+    batch = replace(batch, kwh_wh=None, tou_wh={}, tou_wh_by_segment=tables)
+    expected: list[RatedBill | InvalidInput] = []
+    for account in accounts:
+        try:
+            expected.append(
+                rate_register(
+                    versions=versions,
+                    taxes=tax_schedule,
+                    period=account["period"],
+                    usage=account["usage"],
+                    context=account["context"],
+                    language="en",
+                )
+            )
+        except InvalidInput as error:
+            expected.append(error)
+    if any(isinstance(e, InvalidInput) for e in expected):
+        event(f"refused: {next(e for e in expected if isinstance(e, InvalidInput)).field}")
+        with pytest.raises(InvalidInput):
+            result = rate_register_batch(
+                versions=versions, taxes=tax_schedule, accounts=batch, language="en"
+            )
+            for row in range(len(accounts)):
+                result.bill(row)
+        return
+    result = rate_register_batch(
+        versions=versions, taxes=tax_schedule, accounts=batch, language="en"
+    )
+    assert result.rejected == {}
+    event(f"priced, split={max(counts) > 1}")
+    for row, bill in enumerate(expected):
+        assert result.bill(row) == bill
