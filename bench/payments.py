@@ -218,12 +218,25 @@ def ensure_template(accounts: int) -> None:
     if exists:
         with psycopg.connect(f"{SERVER_URL}/{TEMPLATE_DB}", autocommit=True) as conn:
             try:
-                row = conn.execute(
-                    "SELECT value FROM bench_meta WHERE name = 'accounts'"
-                ).fetchone()
+                meta = dict(conn.execute("SELECT name, value FROM bench_meta").fetchall())
             except psycopg.Error:
-                row = None
-        if row is not None and int(row[0]) == accounts:
+                meta = {}
+        if meta.get("accounts") == str(accounts):
+            if meta.get("schema") != schema_fingerprint():
+                # Newer migrations: apply them to the template rather than build it again.
+                log("migrating the template database ...")
+                subprocess.run(
+                    [sys.executable, "-m", "django", "migrate", "--verbosity", "0"],
+                    env=django_env(TEMPLATE_DB),
+                    check=True,
+                    cwd=ROOT,
+                )
+                with psycopg.connect(f"{SERVER_URL}/{TEMPLATE_DB}", autocommit=True) as conn:
+                    conn.execute(
+                        "UPDATE bench_meta SET value = %s WHERE name = 'schema'",
+                        [schema_fingerprint()],
+                    )
+                    conn.execute("VACUUM ANALYZE")
             return
         with admin() as conn:
             conn.execute(f'DROP DATABASE "{TEMPLATE_DB}" WITH (FORCE)')
