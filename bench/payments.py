@@ -217,6 +217,7 @@ def ensure_template(accounts: int) -> None:
         ).fetchone()
     if exists:
         with psycopg.connect(f"{SERVER_URL}/{TEMPLATE_DB}", autocommit=True) as conn:
+            meta: dict[str, str]
             try:
                 meta = dict(conn.execute("SELECT name, value FROM bench_meta").fetchall())
             except psycopg.Error:
@@ -271,13 +272,12 @@ def profile(count: int) -> None:
     import django
 
     django.setup()
-    from django.core.wsgi import get_wsgi_application
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from ampere.api.signing import signed_headers
+    from ampere.config.wsgi import application as app  # what `ampere serve` serves
 
-    app = get_wsgi_application()
     with connection.cursor() as cursor:
         cursor.execute("SELECT name, value FROM bench_meta")
         meta = dict(cursor.fetchall())
@@ -482,7 +482,7 @@ def client_process(
 ) -> None:
     """One client process: ``connections`` threads, each with its own keep-alive connection,
     sending its share of the jobs back to back until the deadline."""
-    out: list[tuple[str, int, float, bool]] = []  # (kind, status, latency s, replayed)
+    out: list[tuple[str, int, float, bool]] = []  # (kind, status, latency s, answer right)
     lock = threading.Lock()
 
     def run(share: list[tuple[str, bytes, bool]]) -> None:
@@ -490,18 +490,41 @@ def client_process(
         local: list[tuple[str, int, float, bool]] = []
         while time.time() < start_at:
             time.sleep(0.001)
-        for _, body, twice in share:
+        for transaction_id, body, twice in share:
             if time.time() >= deadline:
                 break
             stamp = 0
+            receipt = ""
             for kind in ("first", "again") if twice else ("first",):
                 began = time.perf_counter()
                 if body:
                     status, answer, stamp = conn.post(PAY_PATH, body, not_at=stamp)
                 else:  # the web stack alone: GET /healthz (middleware, one SELECT 1)
                     status, answer, stamp = conn.get("/healthz")
-                replayed = b'"replayed": true' in answer
-                local.append((kind, status, time.perf_counter() - began, replayed))
+                took = time.perf_counter() - began
+                # Every answer is checked: the first send posts (201) this payment, a second
+                # send returns the same receipt marked as replayed (200).
+                right = status == 200
+                if body:
+                    try:
+                        got = json.loads(answer)
+                    except ValueError:
+                        got = {}
+                    sent = json.loads(body)
+                    right = (
+                        got.get("transaction_id") == transaction_id
+                        and got.get("amount") == sent["amount"]
+                        and got.get("currency") == sent["currency"]
+                        and got.get("status") == "posted"
+                        and (
+                            (status, got.get("replayed")) == (201, False)
+                            if kind == "first"
+                            else (status, got.get("replayed"), got.get("receipt_number"))
+                            == (200, True, receipt)
+                        )
+                    )
+                    receipt = got.get("receipt_number", "")
+                local.append((kind, status, took, right))
         with lock:
             out.extend(local)
 
@@ -592,13 +615,17 @@ def cpu_snapshot(server_pid: int, postgres: list[int]) -> dict[str, float]:
     }
 
 
-def database_stats() -> tuple[int, int]:
+def database_stats() -> tuple[int, int, int]:
+    """Commits and rows inserted in the run database; WAL bytes written by the whole server
+    (other databases' writes count too)."""
     with admin() as conn:
         row = conn.execute(
-            "SELECT xact_commit, tup_inserted FROM pg_stat_database WHERE datname = %s", [RUN_DB]
+            "SELECT xact_commit, tup_inserted, pg_current_wal_lsn() - '0/0'::pg_lsn "
+            "FROM pg_stat_database WHERE datname = %s",
+            [RUN_DB],
         ).fetchone()
     assert row is not None
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def load(args: argparse.Namespace) -> dict[str, Any]:
@@ -635,7 +662,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         warm, jobs = jobs[: args.connections * 8], jobs[args.connections * 8 :]
         run_clients(port, meta, warm, args, seconds=30)
         time.sleep(1)
-        commits0, inserted0 = database_stats()
+        commits0, inserted0, wal0 = database_stats()
         postgres = _postgres_pids()  # the server's connections are open after the warm-up
         cpu0 = cpu_snapshot(server.pid, postgres)
         started = time.time()
@@ -643,7 +670,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         elapsed = time.time() - started
         cpu1 = cpu_snapshot(server.pid, postgres)
         time.sleep(0.6)  # pg_stat_database is reported by backends every 500 ms
-        commits1, inserted1 = database_stats()
+        commits1, inserted1, wal1 = database_stats()
         floor_seconds = max(2.0, args.seconds / 4)
         pings, _ = run_clients(
             port, meta, [("", b"", False)] * 200_000, args, seconds=floor_seconds
@@ -690,6 +717,8 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "payments": posted,
         "sent_twice": len(again),
         "second_sends_replayed": sum(1 for s in again if s[1] == 200 and s[3]),
+        "answers_verified": sum(1 for s in samples if s[3]),
+        "wrong_answers": sum(1 for s in samples if not s[3]),
         "refused_or_failed": sum(1 for s in samples if s[1] not in (200, 201)),
         "stored_payments_match": stored[0]
         == stored[1]
@@ -698,6 +727,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         == entries[1],
         "commits_per_payment": round((commits1 - commits0) / max(1, len(samples)), 2),
         "rows_inserted_per_payment": round((inserted1 - inserted0) / max(1, posted), 2),
+        "wal_bytes_per_payment": round((wal1 - wal0) / max(1, posted)),
         "seconds": round(elapsed, 2),
         "healthz_requests_per_second": round(healthz_rate, 1),
         "cpu_ms_per_request_server": round(used["server"] / requests * 1000, 3),

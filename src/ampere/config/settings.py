@@ -68,6 +68,14 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Signed partner calls to the API (banks, networks, POS, head-ends) need none of the middleware
+# that serves people; see ampere.config.wsgi.
+PARTNER_API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "ampere.config.urls"
 WSGI_APPLICATION = "ampere.config.wsgi.application"
 ASGI_APPLICATION = "ampere.config.asgi.application"
