@@ -16,13 +16,22 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.errors import AuthorizationError, HttpError
 from pydantic import BaseModel, BeforeValidator
 
 from ampere.accounts.queries import find_account
-from ampere.api.auth import Partner, PartnerSignature, StaffAuth, caller_of, partner_of
+from ampere.api.auth import (
+    Partner,
+    PartnerSignature,
+    StaffAuth,
+    caller_of,
+    partner_of,
+    refuse_replay,
+    take_audit,
+)
 from ampere.core.money import Money
 from ampere.payments import gateway, lockbox, mandates, operations, queries, reconciliation, tills
 from ampere.payments.types import (
@@ -41,6 +50,10 @@ partner_router = Router(tags=["payments: banks, networks and POS"])
 # A payment request is a few hundred bytes; anything near this is not a payment.
 MAX_BODY_BYTES = 8 * 1024
 PARTNER = PartnerSignature(scope="payments", max_body_bytes=MAX_BODY_BYTES)
+# Posting writes the call's audit row in its own transaction (one commit per payment).
+PARTNER_POSTING = PartnerSignature(
+    scope="payments", max_body_bytes=MAX_BODY_BYTES, audit_with_operation=True
+)
 
 
 def _exact_amount(value: Any) -> Any:
@@ -293,7 +306,7 @@ def account_debt(request: HttpRequest, account_number: str) -> AccountDebtOut:
 @partner_router.post(
     "/payments",
     response={200: ReceiptOut, 201: ReceiptOut, **PROBLEMS},
-    auth=PARTNER,
+    auth=PARTNER_POSTING,
     summary="Post a payment (or collect one in the field)",
 )
 def post_payment(request: HttpRequest, payload: PaymentIn) -> HttpResponse:
@@ -303,7 +316,21 @@ def post_payment(request: HttpRequest, payload: PaymentIn) -> HttpResponse:
     partner = partner_of(request)
     channel = _partner_channel(partner)
     now = datetime.now(UTC)
-    receipt = operations.post_payment(
+    try:
+        receipt = _post(request, partner, channel, payload, now)
+    except IntegrityError as error:
+        raise refuse_replay(request, error) from None
+    return _receipt_response(receipt, status=200 if receipt.replayed else 201)
+
+
+def _post(
+    request: HttpRequest,
+    partner: Partner,
+    channel: ChannelPolicy,
+    payload: PaymentIn,
+    now: datetime,
+) -> Receipt:
+    return operations.post_payment(
         channel=channel,
         data=PaymentInput(
             transaction_id=payload.transaction_id,
@@ -318,8 +345,8 @@ def post_payment(request: HttpRequest, payload: PaymentIn) -> HttpResponse:
         ),
         created_by=f"partner:{partner.code}"[:64],
         now=now,
+        along=take_audit(request),
     )
-    return _receipt_response(receipt, status=200 if receipt.replayed else 201)
 
 
 @partner_router.get(

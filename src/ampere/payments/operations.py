@@ -9,9 +9,11 @@ and posts nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import psycopg.errors
 from django.db import IntegrityError, connection, transaction
@@ -252,8 +254,22 @@ def _constraint_of(error: IntegrityError) -> str:
     return ""
 
 
+Statement = tuple[str, Sequence[Any]]  # SQL with %s placeholders, and its parameters
+
+
+def _run_alone(statement: Statement | None) -> None:
+    if statement is not None:
+        with prepared_cursor() as cursor:
+            cursor.execute(*statement)
+
+
 def post_payment(
-    *, channel: ChannelPolicy, data: PaymentInput, created_by: str, now: datetime
+    *,
+    channel: ChannelPolicy,
+    data: PaymentInput,
+    created_by: str,
+    now: datetime,
+    along: Statement | None = None,
 ) -> Receipt:
     """Post a payment from ``channel`` to the account (new or legacy number), exactly once.
 
@@ -266,11 +282,22 @@ def post_payment(
     with ``replayed=True``. Raises InvalidInput (naming the field), AccountNotFound,
     InvalidAccountNumber, UnknownBill, TransactionIdReused, ChannelClosed and, where the
     channel keeps no credit on account, BillAlreadyPaid, NothingOwed, AmountExceedsDebt.
+
+    ``along`` is a statement of the caller's (the API's audit row of the call) that commits
+    with the posting statement or fails with it: when it fails (IntegrityError) nothing is
+    posted. It runs once whatever the outcome, alone if the payment is refused before posting.
     """
-    paid = _check_input(data, channel, now)
+    try:
+        paid = _check_input(data, channel, now)
+    except Exception:
+        _run_alone(along)
+        raise
     value_date = local_date(data.received_at, zone(channel.time_zone))
     method = data.method or DEFAULT_METHOD[ChannelKind(channel.kind)]
     number, given = account_number_forms(data.account_number)
+    sql, params = _POST_SQL, []
+    if along is not None:  # a data-modifying WITH runs whether or not the query reads it
+        sql, params = f"WITH along AS ({along[0]}) {_POST_SQL}", list(along[1])
     try:
         # Alone, the statement is its own transaction; inside the caller's, a savepoint keeps
         # a concurrent duplicate (a unique violation) from breaking it.
@@ -279,8 +306,9 @@ def post_payment(
             prepared_cursor() as cursor,
         ):
             cursor.execute(
-                _POST_SQL,
+                sql,
                 [
+                    *params,
                     channel.id,
                     channel.utility_code,
                     number,
@@ -307,6 +335,7 @@ def post_payment(
         if _constraint_of(error) != "payment_once_per_channel_reference":
             raise
         # The same id for another account, posted concurrently: the database kept one.
+        _run_alone(along)
         account = find_account(number=data.account_number, utility_code=channel.utility_code)
         found = queries.payment_key(channel_id=channel.id, transaction_id=data.transaction_id)
         assert found is not None

@@ -17,7 +17,7 @@ from django.test import Client
 from ampere.accounts.models import LedgerEntry
 from ampere.api.models import ApiCall
 from ampere.api.payments import clear_channel_cache
-from ampere.api.signing import signed_headers
+from ampere.api.signing import body_digest, signed_headers
 from ampere.config.wsgi import application
 from ampere.payments.models import Payment
 from tests.factories.accounts import AgreementFactory, UtilityFactory
@@ -76,7 +76,9 @@ def call(
     return int(status.split()[0]), response, parsed
 
 
-def signed(key: Any, method: str, path: str, body: bytes, stamp: int | None = None) -> dict:
+def signed(
+    key: Any, method: str, path: str, body: bytes, stamp: int | None = None
+) -> dict[str, str]:
     return signed_headers(
         key_id=key.key_id,
         secret=key.secret,
@@ -142,7 +144,7 @@ def test_replay_bad_signature_and_stale_stamp_are_refused_and_audited(bank):
 
 
 def test_a_staff_endpoint_called_with_a_partner_key_and_a_session_is_refused(bank):
-    key, account = bank
+    key, _ = bank
     staff = Client()
     staff.force_login(User.objects.create_user("thu", is_staff=True))
     cookie = staff.cookies["sessionid"].value
@@ -153,3 +155,31 @@ def test_a_staff_endpoint_called_with_a_partner_key_and_a_session_is_refused(ban
     # The same session without the partner key is staff, and gets an answer (no such payment).
     status, _, answer = call("GET", path, b"", {"Cookie": f"sessionid={cookie}"})
     assert status == 404, answer
+
+
+def test_the_audit_row_is_written_with_the_posting_or_alone_when_nothing_is_posted(bank):
+    key, account = bank
+
+    def send(transaction_id: str, amount: str) -> tuple[int, Any]:
+        body = json.dumps(
+            {
+                "transaction_id": transaction_id,
+                "account_number": account.number,
+                "amount": amount,
+                "currency": "VND",
+            }
+        ).encode()
+        sent.append(body)
+        status, _, answer = call("POST", PAY, body, signed(key, "POST", PAY, body))
+        return status, answer
+
+    sent: list[bytes] = []
+    assert send("VCB-3", "400000")[0] == 201  # pays the bill in full
+    status, problem = send("VCB-4", "1000")  # refused by the posting: nothing is owed
+    assert (status, problem["type"]) == (409, "https://ampere.example/problems/nothing-owed")
+    assert send("VCB-5", "-5")[0] == 422  # refused before posting
+    assert send("VCB-6", "many")[0] == 422  # refused by the schema, before the operation
+    assert Payment.objects.count() == 1
+    assert list(ApiCall.objects.order_by("id").values_list("outcome", "body_sha256")) == [
+        ("accepted", body_digest(body)) for body in sent
+    ]
