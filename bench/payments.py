@@ -591,26 +591,29 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _postgres_pids() -> list[int]:
-    """The server's background processes and the backends of the run database (other
-    databases' backends, e.g. other test runs on the machine, count as other processes)."""
+def _postgres_pids() -> tuple[list[int], list[int]]:
+    """The backends of the run database, and the server's background processes (WAL writer,
+    checkpointer ...: they work for every database on the server). Other databases' backends,
+    e.g. other test runs on the machine, count as other processes."""
     with admin() as conn:
         rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s "
-            "OR backend_type <> 'client backend'",
+            "SELECT pid, backend_type = 'client backend' FROM pg_stat_activity "
+            "WHERE datname = %s OR backend_type <> 'client backend'",
             [RUN_DB],
         ).fetchall()
-    return [int(pid) for (pid,) in rows]
+    return [int(p) for p, client in rows if client], [int(p) for p, client in rows if not client]
 
 
-def cpu_snapshot(server_pid: int, postgres: list[int]) -> dict[str, float]:
-    """CPU seconds used so far by the server's processes, by PostgreSQL, and by the machine."""
+def cpu_snapshot(server_pid: int, postgres: tuple[list[int], list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by the server's processes, by PostgreSQL (its backends for the
+    run database, its background processes), and by the machine."""
     busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     ticks = os.sysconf("SC_CLK_TCK")
     idle = int(busy[3]) + int(busy[4])
     return {
         "server": sum(_ticks(pid) for pid in _tree(server_pid)),
-        "postgres": sum(_ticks(pid) for pid in postgres),
+        "postgres": sum(_ticks(pid) for pid in postgres[0] + postgres[1]),
+        "postgres_backends": sum(_ticks(pid) for pid in postgres[0]),
         "machine": (sum(int(x) for x in busy[:8]) - idle) / ticks,
     }
 
@@ -651,6 +654,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
             str(args.workers),
             "--threads",
             str(args.threads),
+            *(["--production"] if args.production else []),
         ],
         env=django_env(RUN_DB),
         cwd=ROOT,
@@ -700,10 +704,12 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     requests = max(1, len(samples))
     used = {k: cpu1[k] - cpu0[k] for k in cpu0}
     others = used["machine"] - used["server"] - used["postgres"] - client_cpu
+    background = used["postgres"] - used["postgres_backends"]
     log(
         f"  cpu per request: server {used['server'] / requests * 1000:.2f} ms, postgres "
-        f"{used['postgres'] / requests * 1000:.2f} ms, clients {client_cpu / requests * 1000:.2f} "
-        f"ms, everything else on the machine {others / requests * 1000:.2f} ms; machine busy "
+        f"{used['postgres'] / requests * 1000:.2f} ms (backends "
+        f"{used['postgres_backends'] / requests * 1000:.2f} ms), clients "
+        f"{client_cpu / requests * 1000:.2f} ms, everything else on the machine {others / requests * 1000:.2f} ms; machine busy "
         f"{used['machine'] / elapsed / (os.cpu_count() or 1):.0%}"
     )
     log(f"  stored {stored}, ledger payments {entries}, posted {posted} + warm-up {warm_posted}")
@@ -732,6 +738,10 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "healthz_requests_per_second": round(healthz_rate, 1),
         "cpu_ms_per_request_server": round(used["server"] / requests * 1000, 3),
         "cpu_ms_per_request_postgres": round(used["postgres"] / requests * 1000, 3),
+        "cpu_ms_per_request_postgres_backends": round(
+            used["postgres_backends"] / requests * 1000, 3
+        ),
+        "cpu_ms_per_request_postgres_background": round(background / requests * 1000, 3),
         "cpu_ms_per_request_clients": round(client_cpu / requests * 1000, 3),
         "cpu_ms_per_request_other_processes": round(others / requests * 1000, 3),
     }
@@ -842,7 +852,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--connections", type=int, default=8, help="connections in all")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=4, help="WSGI threads per worker")
+    parser.add_argument("--threads", type=int, default=2, help="WSGI threads per worker")
+    parser.add_argument(
+        "--no-production",
+        dest="production",
+        action="store_false",
+        help="serve without `ampere serve --production` (the runtime tuned for throughput)",
+    )
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
     args.accounts = args.accounts or (20_000 if args.quick else 100_000)
@@ -866,7 +882,8 @@ def main() -> None:
         profiled = json.loads(out.stdout.strip().splitlines()[-1])
     log(
         f"load: {args.clients} client processes, {args.connections} connections, "
-        f"server {args.workers} workers x {args.threads} threads, {args.seconds:.0f} s ..."
+        f"server {args.workers} workers x {args.threads} threads"
+        f"{' (production runtime)' if args.production else ''}, {args.seconds:.0f} s ..."
     )
     result = load(args)
     ceiling = pgbench(args.connections, max(3, int(args.seconds)))
@@ -880,6 +897,7 @@ def main() -> None:
         "connections": args.connections,
         "server_workers": args.workers,
         "server_threads": args.threads,
+        "server_production_runtime": args.production,
         "cpu_count": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

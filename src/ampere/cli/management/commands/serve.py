@@ -45,7 +45,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from granian import Granian
-        from granian.constants import HTTPModes, Interfaces, LogLevels, RuntimeModes
+        from granian.constants import HTTPModes, Interfaces, RuntimeModes
+        from granian.log import LogLevels
 
         production = options["production"]
         threads = options["threads"] or (PRODUCTION_THREADS if production else 4)
