@@ -709,7 +709,8 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         f"  cpu per request: server {used['server'] / requests * 1000:.2f} ms, postgres "
         f"{used['postgres'] / requests * 1000:.2f} ms (backends "
         f"{used['postgres_backends'] / requests * 1000:.2f} ms), clients "
-        f"{client_cpu / requests * 1000:.2f} ms, everything else on the machine {others / requests * 1000:.2f} ms; machine busy "
+        f"{client_cpu / requests * 1000:.2f} ms, everything else on the machine "
+        f"{others / requests * 1000:.2f} ms; machine busy "
         f"{used['machine'] / elapsed / (os.cpu_count() or 1):.0%}"
     )
     log(f"  stored {stored}, ledger payments {entries}, posted {posted} + warm-up {warm_posted}")
