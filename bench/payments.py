@@ -254,10 +254,16 @@ def ensure_template(accounts: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def fresh_run_database() -> None:
+def fresh_run_database(commit_delay: int = 0) -> None:
+    """A copy of the template. ``commit_delay`` (microseconds) turns on group commit for its
+    sessions: a committing backend waits that long for others to flush the WAL with it (every
+    commit is still flushed to disk before it is acknowledged)."""
     with admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{TEMPLATE_DB}"')
+        if commit_delay:
+            conn.execute(f'ALTER DATABASE "{RUN_DB}" SET commit_delay = {int(commit_delay)}')
+            conn.execute(f'ALTER DATABASE "{RUN_DB}" SET commit_siblings = 1')
 
 
 # --- the in-process profile ---------------------------------------------------------------------
@@ -861,12 +867,18 @@ def main() -> None:
         help="serve without `ampere serve --production` (the runtime tuned for throughput)",
     )
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--commit-delay",
+        type=int,
+        default=0,
+        help="group commit: PostgreSQL's commit_delay (microseconds) for the run database",
+    )
     args = parser.parse_args()
     args.accounts = args.accounts or (20_000 if args.quick else 100_000)
     args.seconds = args.seconds or (4.0 if args.quick else 20.0)
     args.connections = max(args.connections, args.clients)
     ensure_template(args.accounts)
-    fresh_run_database()
+    fresh_run_database(args.commit_delay)
     profiled: dict[str, Any] = {}
     if not args.no_profile:
         log("in-process cost of the posting path (no network, one thread):")
@@ -899,6 +911,7 @@ def main() -> None:
         "server_workers": args.workers,
         "server_threads": args.threads,
         "server_production_runtime": args.production,
+        "commit_delay_us": args.commit_delay,
         "cpu_count": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

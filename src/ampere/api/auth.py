@@ -192,6 +192,14 @@ def _insert_audit(params: list[Any]) -> bool:
     return True
 
 
+def _meta_name(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+_TIMESTAMP_META = _meta_name(signing.TIMESTAMP_HEADER)
+_SIGNATURE_META = _meta_name(signing.SIGNATURE_HEADER)
+
+
 class PartnerSignature(APIKeyHeader):
     """Signed partner requests, for a given scope ("payments", "readings", ...); ``None``
     accepts any active partner."""
@@ -257,8 +265,9 @@ class PartnerSignature(APIKeyHeader):
 
         if not key_id:
             raise refuse("missing-key", f"the {signing.KEY_HEADER} header is missing")
-        stamp = request.headers.get(signing.TIMESTAMP_HEADER, "")
-        signature = request.headers.get(signing.SIGNATURE_HEADER, "").lower()
+        # From META: request.headers would build a mapping of every header first.
+        stamp = request.META.get(_TIMESTAMP_META, "")
+        signature = request.META.get(_SIGNATURE_META, "").lower()
         if not signature:
             raise refuse("missing-signature", f"the {signing.SIGNATURE_HEADER} header is missing")
         if not stamp.isdigit():

@@ -58,9 +58,8 @@ $$;
 CREATE OR REPLACE FUNCTION ledger_settle(
     p_accounts bigint[], p_now timestamptz, p_prefer_debits bigint[], p_prefer_credits bigint[]
 )
-RETURNS TABLE (account_id bigint, debit_entry_id bigint, credit_entry_id bigint, amount numeric,
-               debit_source_type text, debit_source_id text, credit_source_type text,
-               credit_source_id text)
+RETURNS TABLE (allocation_id bigint, account_id bigint, debit_entry_id bigint,
+               credit_entry_id bigint, amount numeric)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
@@ -68,38 +67,32 @@ BEGIN
     WITH items AS (
         SELECT * FROM ledger_open_items(p_accounts)
     ), dr AS (
-        SELECT i.account_id, i.entry_id, i.open, i.source_type, i.source_id,
+        SELECT i.account_id, i.entry_id, i.open,
                SUM(i.open) OVER (
                    PARTITION BY i.account_id
                    ORDER BY COALESCE(array_position(p_prefer_debits, i.entry_id), 2147483647),
                             i.due_date NULLS LAST, i.value_date, i.entry_id) - i.open AS lo
         FROM items i WHERE i.side = 'd'
     ), cr AS (
-        SELECT i.account_id, i.entry_id, i.open, i.source_type, i.source_id,
+        SELECT i.account_id, i.entry_id, i.open,
                SUM(i.open) OVER (
                    PARTITION BY i.account_id
                    ORDER BY COALESCE(array_position(p_prefer_credits, i.entry_id), 2147483647),
                             i.value_date, i.entry_id) - i.open AS lo
         FROM items i WHERE i.side = 'c'
-    ), pairs AS (
-        SELECT dr.account_id, dr.entry_id AS debit_id, cr.entry_id AS credit_id,
-               LEAST(dr.lo + dr.open, cr.lo + cr.open) - GREATEST(dr.lo, cr.lo) AS amount,
-               dr.source_type AS ds, dr.source_id AS di, cr.source_type AS cs,
-               cr.source_id AS ci, dr.lo AS dlo, cr.lo AS clo
-        FROM dr JOIN cr ON cr.account_id = dr.account_id
-            AND cr.lo < dr.lo + dr.open AND dr.lo < cr.lo + cr.open
     ), ins AS (
         INSERT INTO accounts_ledgerallocation (account_id, debit_entry_id, credit_entry_id,
             amount, allocated_at)
-        SELECT p.account_id, p.debit_id, p.credit_id, p.amount, p_now
-        FROM pairs p
-        ORDER BY p.account_id, p.dlo, p.clo
-        RETURNING id, accounts_ledgerallocation.debit_entry_id AS debit_id,
-                  accounts_ledgerallocation.credit_entry_id AS credit_id
+        SELECT dr.account_id, dr.entry_id, cr.entry_id,
+               LEAST(dr.lo + dr.open, cr.lo + cr.open) - GREATEST(dr.lo, cr.lo), p_now
+        FROM dr JOIN cr ON cr.account_id = dr.account_id
+            AND cr.lo < dr.lo + dr.open AND dr.lo < cr.lo + cr.open
+        ORDER BY dr.account_id, dr.lo, cr.lo
+        RETURNING accounts_ledgerallocation.id, accounts_ledgerallocation.account_id,
+                  accounts_ledgerallocation.debit_entry_id,
+                  accounts_ledgerallocation.credit_entry_id, accounts_ledgerallocation.amount
     )
-    SELECT p.account_id, p.debit_id, p.credit_id, p.amount, p.ds, p.di, p.cs, p.ci
-    FROM ins JOIN pairs p ON p.debit_id = ins.debit_id AND p.credit_id = ins.credit_id
-    ORDER BY ins.id;
+    SELECT * FROM ins ORDER BY 1;
 END
 $$;
 """

@@ -84,13 +84,13 @@ BEGIN
     VALUES (o_account_id, 'payment', -p_amount, p_currency, p_now, p_value_date, NULL,
         'payment', o_payment_id::text, left(p_description, 200), p_created_by)
     RETURNING id INTO o_entry_id;
-    SELECT array_agg(s.debit_entry_id ORDER BY s.n), array_agg(s.debit_source_type ORDER BY s.n),
-           array_agg(s.debit_source_id ORDER BY s.n), array_agg(s.amount ORDER BY s.n)
+    SELECT array_agg(s.debit_entry_id ORDER BY s.allocation_id),
+           array_agg(d.source_type::text ORDER BY s.allocation_id),
+           array_agg(d.source_id::text ORDER BY s.allocation_id),
+           array_agg(s.amount ORDER BY s.allocation_id)
     INTO o_settled_ids, o_settled_types, o_settled_sources, o_settled_amounts
-    FROM ledger_settle(ARRAY[o_account_id], p_now, COALESCE(v_bill_ids, '{}'), '{}')
-         WITH ORDINALITY AS s(account_id, debit_entry_id, credit_entry_id, amount,
-                              debit_source_type, debit_source_id, credit_source_type,
-                              credit_source_id, n)
+    FROM ledger_settle(ARRAY[o_account_id], p_now, COALESCE(v_bill_ids, '{}'), '{}') s
+    JOIN accounts_ledgerentry d ON d.id = s.debit_entry_id
     WHERE s.credit_entry_id = o_entry_id;
     o_balance_after := o_debt - v_credit - p_amount;
     INSERT INTO payments_payment (id, channel_id, external_reference, account_id,
