@@ -156,26 +156,10 @@ def _audit_params(
     ]
 
 
-def _record(
-    request: HttpRequest,
-    *,
-    client_id: int | None,
-    key_id: str,
-    signature: str | None,
-    outcome: str,
-    body_sha: str,
-) -> bool:
-    """Write the audit row; False when the signature was used before (a replay)."""
-    return _insert_audit(
-        _audit_params(
-            request,
-            client_id=client_id,
-            key_id=key_id,
-            signature=signature,
-            outcome=outcome,
-            body_sha=body_sha,
-        )
-    )
+def _record(request: HttpRequest, **fields: Any) -> bool:
+    """Write the audit row (the fields of ``_audit_params``); False when the signature was used
+    before (a replay)."""
+    return _insert_audit(_audit_params(request, **fields))
 
 
 def _insert_audit(params: list[Any]) -> bool:
@@ -328,6 +312,11 @@ def refuse_replay(request: HttpRequest, error: IntegrityError) -> Authentication
     cause = error.__cause__
     if getattr(getattr(cause, "diag", None), "constraint_name", None) != SIGNATURE_USED_ONCE:
         raise error
+    _record_replay(request)
+    return AuthenticationError(message=REPLAYED)
+
+
+def _record_replay(request: HttpRequest) -> None:
     partner = partner_of(request)
     _record(
         request,
@@ -337,7 +326,6 @@ def refuse_replay(request: HttpRequest, error: IntegrityError) -> Authentication
         outcome="replayed",
         body_sha=signing.body_digest(request.body),
     )
-    return AuthenticationError(message=REPLAYED)
 
 
 class PartnerAuditMiddleware:
@@ -352,15 +340,7 @@ class PartnerAuditMiddleware:
         response = self.get_response(request)
         pending = take_audit(request)
         if pending is not None and not _insert_audit(pending[1]):
-            partner = partner_of(request)
-            _record(
-                request,
-                client_id=partner.client_id,
-                key_id=partner.key_id,
-                signature=None,
-                outcome="replayed",
-                body_sha=signing.body_digest(request.body),
-            )
+            _record_replay(request)
             return problems.problem(
                 request,
                 status=401,

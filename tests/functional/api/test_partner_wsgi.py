@@ -76,6 +76,17 @@ def call(
     return int(status.split()[0]), response, parsed
 
 
+def payment_body(account: Any, transaction_id: str, amount: str) -> bytes:
+    return json.dumps(
+        {
+            "transaction_id": transaction_id,
+            "account_number": account.number,
+            "amount": amount,
+            "currency": "VND",
+        }
+    ).encode()
+
+
 def signed(
     key: Any, method: str, path: str, body: bytes, stamp: int | None = None
 ) -> dict[str, str]:
@@ -91,14 +102,7 @@ def signed(
 
 def test_signed_payment_is_posted_and_audited_without_the_people_middleware(bank):
     key, account = bank
-    body = json.dumps(
-        {
-            "transaction_id": "VCB-1",
-            "account_number": account.number,
-            "amount": "150000",
-            "currency": "VND",
-        }
-    ).encode()
+    body = payment_body(account, "VCB-1", "150000")
     status, headers, answer = call("POST", PAY, body, signed(key, "POST", PAY, body))
     assert status == 201, answer
     payment = Payment.objects.get()
@@ -119,14 +123,7 @@ def test_signed_payment_is_posted_and_audited_without_the_people_middleware(bank
 
 def test_replay_bad_signature_and_stale_stamp_are_refused_and_audited(bank):
     key, account = bank
-    body = json.dumps(
-        {
-            "transaction_id": "VCB-2",
-            "account_number": account.number,
-            "amount": "150000",
-            "currency": "VND",
-        }
-    ).encode()
+    body = payment_body(account, "VCB-2", "150000")
     headers = signed(key, "POST", PAY, body)
     assert call("POST", PAY, body, headers)[0] == 201
     assert call("POST", PAY, body, headers)[0] == 401
@@ -161,14 +158,7 @@ def test_the_audit_row_is_written_with_the_posting_or_alone_when_nothing_is_post
     key, account = bank
 
     def send(transaction_id: str, amount: str) -> tuple[int, Any]:
-        body = json.dumps(
-            {
-                "transaction_id": transaction_id,
-                "account_number": account.number,
-                "amount": amount,
-                "currency": "VND",
-            }
-        ).encode()
+        body = payment_body(account, transaction_id, amount)
         sent.append(body)
         status, _, answer = call("POST", PAY, body, signed(key, "POST", PAY, body))
         return status, answer
