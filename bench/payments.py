@@ -5,11 +5,22 @@ months of paid bills and one open bill, a fifth of them with a legacy number; co
 template to a fresh run database; starts `ampere serve` (Granian, WSGI) on loopback; then
 separate client processes post signed payments for distinct accounts — each paying the open
 bill, one in ten by legacy number — and send one payment in ten a second time (re-signed, as a
-partner's retry does). Prints payments per second and p50/p99 latency, the query count and the
+partner's retry does). Every answer is checked (the first send's receipt, the same receipt
+marked replayed for the second). Prints payments per second and p50/p99 latency, the queries
+and commits per payment, CPU per request of the server, of PostgreSQL (the run database's
+backends, the server's background processes) and of the clients, WAL bytes per payment, the
 in-process cost of the posting path, and pgbench's rate for single-row insert transactions on
 a scratch database with as many clients, measured in the same run.
 
     .venv/bin/python bench/payments.py [--quick] [--accounts N] [--seconds S]
+        [--workers W --threads T] [--no-production] [--commit-delay US]
+
+The server is `ampere serve --production` (2 workers x 2 threads on two cores). The database
+server is AMPERE_BENCH_POSTGRES (default 127.0.0.1:5432). A server shared with other work, or
+with the default 128 MB of shared buffers for a 0.5 GB database, measures its evictions as much
+as the posting path: for a figure of the path, give the bench a server of its own, e.g. one
+started with `-c shared_buffers=2GB -c max_wal_size=8GB` (fsync, synchronous_commit and
+full_page_writes left on).
 
 The last line is one JSON object.
 """
