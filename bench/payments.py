@@ -15,7 +15,8 @@ a scratch database with as many clients, measured in the same run.
     .venv/bin/python bench/payments.py [--quick] [--accounts N] [--seconds S]
         [--workers W --threads T] [--no-production] [--commit-delay US]
 
-The server is `ampere serve --production` (2 workers x 2 threads on two cores). The database
+The server is `ampere serve --production` (2 workers x 2 threads on two cores); the run database
+commits in groups as Ampere's embedded server does (commit_delay 200 microseconds). The database
 server is AMPERE_BENCH_POSTGRES (default 127.0.0.1:5432). A server shared with other work, or
 with the default 128 MB of shared buffers for a 0.5 GB database, measures its evictions as much
 as the posting path: for a figure of the path, give the bench a server of its own, e.g. one
@@ -274,7 +275,7 @@ def fresh_run_database(commit_delay: int = 0) -> None:
         conn.execute(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{TEMPLATE_DB}"')
         if commit_delay:
             conn.execute(f'ALTER DATABASE "{RUN_DB}" SET commit_delay = {int(commit_delay)}')
-            conn.execute(f'ALTER DATABASE "{RUN_DB}" SET commit_siblings = 1')
+            conn.execute(f'ALTER DATABASE "{RUN_DB}" SET commit_siblings = 2')
 
 
 # --- the in-process profile ---------------------------------------------------------------------
@@ -881,8 +882,9 @@ def main() -> None:
     parser.add_argument(
         "--commit-delay",
         type=int,
-        default=0,
-        help="group commit: PostgreSQL's commit_delay (microseconds) for the run database",
+        default=200,
+        help="group commit for the run database, as Ampere's embedded server is tuned: "
+        "commit_delay in microseconds (0: the server's own setting), commit_siblings 2",
     )
     args = parser.parse_args()
     args.accounts = args.accounts or (20_000 if args.quick else 100_000)
