@@ -258,8 +258,13 @@ Statement = tuple[str, Sequence[Any]]  # SQL with %s placeholders, and its param
 
 
 def _run_alone(statement: Statement | None) -> None:
+    """The caller's statement without a posting (in a savepoint inside a transaction, so that
+    its failure leaves the transaction usable)."""
     if statement is not None:
-        with prepared_cursor() as cursor:
+        with (
+            transaction.atomic() if connection.in_atomic_block else nullcontext(),
+            prepared_cursor() as cursor,
+        ):
             cursor.execute(*statement)
 
 

@@ -173,3 +173,17 @@ def test_the_audit_row_is_written_with_the_posting_or_alone_when_nothing_is_post
     assert list(ApiCall.objects.order_by("id").values_list("outcome", "body_sha256")) == [
         ("accepted", body_digest(body)) for body in sent
     ]
+
+
+def test_a_replayed_request_refused_before_posting_is_refused_as_a_replay(bank):
+    key, account = bank
+    body = payment_body(account, "VCB-7", "-5")
+    headers = signed(key, "POST", PAY, body)
+    assert call("POST", PAY, body, headers)[0] == 422
+    status, _, problem = call("POST", PAY, body, headers)
+    assert (status, problem["detail"]) == (401, "this signed request was received before")
+    assert list(ApiCall.objects.order_by("id").values_list("outcome", flat=True)) == [
+        "accepted",
+        "replayed",
+    ]
+    assert Payment.objects.count() == 0
