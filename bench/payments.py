@@ -5,11 +5,23 @@ months of paid bills and one open bill, a fifth of them with a legacy number; co
 template to a fresh run database; starts `ampere serve` (Granian, WSGI) on loopback; then
 separate client processes post signed payments for distinct accounts — each paying the open
 bill, one in ten by legacy number — and send one payment in ten a second time (re-signed, as a
-partner's retry does). Prints payments per second and p50/p99 latency, the query count and the
+partner's retry does). Every answer is checked (the first send's receipt, the same receipt
+marked replayed for the second). Prints payments per second and p50/p99 latency, the queries
+and commits per payment, CPU per request of the server, of PostgreSQL (the run database's
+backends, the server's background processes) and of the clients, WAL bytes per payment, the
 in-process cost of the posting path, and pgbench's rate for single-row insert transactions on
 a scratch database with as many clients, measured in the same run.
 
     .venv/bin/python bench/payments.py [--quick] [--accounts N] [--seconds S]
+        [--workers W --threads T] [--no-production] [--commit-delay US]
+
+The server is `ampere serve --production` (2 workers x 2 threads on two cores); the run database
+commits in groups as Ampere's embedded server does (commit_delay 200 microseconds). The database
+server is AMPERE_BENCH_POSTGRES (default 127.0.0.1:5432). A server shared with other work, or
+with the default 128 MB of shared buffers for a 0.5 GB database, measures its evictions as much
+as the posting path: for a figure of the path, give the bench a server of its own, e.g. one
+started with `-c shared_buffers=2GB -c max_wal_size=8GB` (fsync, synchronous_commit and
+full_page_writes left on).
 
 The last line is one JSON object.
 """
@@ -217,13 +229,27 @@ def ensure_template(accounts: int) -> None:
         ).fetchone()
     if exists:
         with psycopg.connect(f"{SERVER_URL}/{TEMPLATE_DB}", autocommit=True) as conn:
+            meta: dict[str, str]
             try:
-                row = conn.execute(
-                    "SELECT value FROM bench_meta WHERE name = 'accounts'"
-                ).fetchone()
+                meta = dict(conn.execute("SELECT name, value FROM bench_meta").fetchall())
             except psycopg.Error:
-                row = None
-        if row is not None and int(row[0]) == accounts:
+                meta = {}
+        if meta.get("accounts") == str(accounts):
+            if meta.get("schema") != schema_fingerprint():
+                # Newer migrations: apply them to the template rather than build it again.
+                log("migrating the template database ...")
+                subprocess.run(
+                    [sys.executable, "-m", "django", "migrate", "--verbosity", "0"],
+                    env=django_env(TEMPLATE_DB),
+                    check=True,
+                    cwd=ROOT,
+                )
+                with psycopg.connect(f"{SERVER_URL}/{TEMPLATE_DB}", autocommit=True) as conn:
+                    conn.execute(
+                        "UPDATE bench_meta SET value = %s WHERE name = 'schema'",
+                        [schema_fingerprint()],
+                    )
+                    conn.execute("VACUUM ANALYZE")
             return
         with admin() as conn:
             conn.execute(f'DROP DATABASE "{TEMPLATE_DB}" WITH (FORCE)')
@@ -240,10 +266,16 @@ def ensure_template(accounts: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def fresh_run_database() -> None:
+def fresh_run_database(commit_delay: int = 0) -> None:
+    """A copy of the template. ``commit_delay`` (microseconds) turns on group commit for its
+    sessions: a committing backend waits that long for others to flush the WAL with it (every
+    commit is still flushed to disk before it is acknowledged)."""
     with admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{RUN_DB}" TEMPLATE "{TEMPLATE_DB}"')
+        if commit_delay:
+            conn.execute(f'ALTER DATABASE "{RUN_DB}" SET commit_delay = {int(commit_delay)}')
+            conn.execute(f'ALTER DATABASE "{RUN_DB}" SET commit_siblings = 2')
 
 
 # --- the in-process profile ---------------------------------------------------------------------
@@ -258,13 +290,12 @@ def profile(count: int) -> None:
     import django
 
     django.setup()
-    from django.core.wsgi import get_wsgi_application
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from ampere.api.signing import signed_headers
+    from ampere.config.wsgi import application as app  # what `ampere serve` serves
 
-    app = get_wsgi_application()
     with connection.cursor() as cursor:
         cursor.execute("SELECT name, value FROM bench_meta")
         meta = dict(cursor.fetchall())
@@ -469,7 +500,7 @@ def client_process(
 ) -> None:
     """One client process: ``connections`` threads, each with its own keep-alive connection,
     sending its share of the jobs back to back until the deadline."""
-    out: list[tuple[str, int, float, bool]] = []  # (kind, status, latency s, replayed)
+    out: list[tuple[str, int, float, bool]] = []  # (kind, status, latency s, answer right)
     lock = threading.Lock()
 
     def run(share: list[tuple[str, bytes, bool]]) -> None:
@@ -477,18 +508,41 @@ def client_process(
         local: list[tuple[str, int, float, bool]] = []
         while time.time() < start_at:
             time.sleep(0.001)
-        for _, body, twice in share:
+        for transaction_id, body, twice in share:
             if time.time() >= deadline:
                 break
             stamp = 0
+            receipt = ""
             for kind in ("first", "again") if twice else ("first",):
                 began = time.perf_counter()
                 if body:
                     status, answer, stamp = conn.post(PAY_PATH, body, not_at=stamp)
                 else:  # the web stack alone: GET /healthz (middleware, one SELECT 1)
                     status, answer, stamp = conn.get("/healthz")
-                replayed = b'"replayed": true' in answer
-                local.append((kind, status, time.perf_counter() - began, replayed))
+                took = time.perf_counter() - began
+                # Every answer is checked: the first send posts (201) this payment, a second
+                # send returns the same receipt marked as replayed (200).
+                right = status == 200
+                if body:
+                    try:
+                        got = json.loads(answer)
+                    except ValueError:
+                        got = {}
+                    sent = json.loads(body)
+                    right = (
+                        got.get("transaction_id") == transaction_id
+                        and got.get("amount") == sent["amount"]
+                        and got.get("currency") == sent["currency"]
+                        and got.get("status") == "posted"
+                        and (
+                            (status, got.get("replayed")) == (201, False)
+                            if kind == "first"
+                            else (status, got.get("replayed"), got.get("receipt_number"))
+                            == (200, True, receipt)
+                        )
+                    )
+                    receipt = got.get("receipt_number", "")
+                local.append((kind, status, took, right))
         with lock:
             out.extend(local)
 
@@ -555,37 +609,44 @@ def _tree(root: int) -> list[int]:
     return found
 
 
-def _postgres_pids() -> list[int]:
-    """The server's background processes and the backends of the run database (other
-    databases' backends, e.g. other test runs on the machine, count as other processes)."""
+def _postgres_pids() -> tuple[list[int], list[int]]:
+    """The backends of the run database, and the server's background processes (WAL writer,
+    checkpointer ...: they work for every database on the server). Other databases' backends,
+    e.g. other test runs on the machine, count as other processes."""
     with admin() as conn:
         rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s "
-            "OR backend_type <> 'client backend'",
+            "SELECT pid, backend_type = 'client backend' FROM pg_stat_activity "
+            "WHERE datname = %s OR backend_type <> 'client backend'",
             [RUN_DB],
         ).fetchall()
-    return [int(pid) for (pid,) in rows]
+    return [int(p) for p, client in rows if client], [int(p) for p, client in rows if not client]
 
 
-def cpu_snapshot(server_pid: int, postgres: list[int]) -> dict[str, float]:
-    """CPU seconds used so far by the server's processes, by PostgreSQL, and by the machine."""
+def cpu_snapshot(server_pid: int, postgres: tuple[list[int], list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by the server's processes, by PostgreSQL (its backends for the
+    run database, its background processes), and by the machine."""
     busy = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     ticks = os.sysconf("SC_CLK_TCK")
     idle = int(busy[3]) + int(busy[4])
     return {
         "server": sum(_ticks(pid) for pid in _tree(server_pid)),
-        "postgres": sum(_ticks(pid) for pid in postgres),
+        "postgres": sum(_ticks(pid) for pid in postgres[0] + postgres[1]),
+        "postgres_backends": sum(_ticks(pid) for pid in postgres[0]),
         "machine": (sum(int(x) for x in busy[:8]) - idle) / ticks,
     }
 
 
-def database_stats() -> tuple[int, int]:
+def database_stats() -> tuple[int, int, int]:
+    """Commits and rows inserted in the run database; WAL bytes written by the whole server
+    (other databases' writes count too)."""
     with admin() as conn:
         row = conn.execute(
-            "SELECT xact_commit, tup_inserted FROM pg_stat_database WHERE datname = %s", [RUN_DB]
+            "SELECT xact_commit, tup_inserted, pg_current_wal_lsn() - '0/0'::pg_lsn "
+            "FROM pg_stat_database WHERE datname = %s",
+            [RUN_DB],
         ).fetchone()
     assert row is not None
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def load(args: argparse.Namespace) -> dict[str, Any]:
@@ -611,6 +672,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
             str(args.workers),
             "--threads",
             str(args.threads),
+            *(["--production"] if args.production else []),
         ],
         env=django_env(RUN_DB),
         cwd=ROOT,
@@ -622,7 +684,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         warm, jobs = jobs[: args.connections * 8], jobs[args.connections * 8 :]
         run_clients(port, meta, warm, args, seconds=30)
         time.sleep(1)
-        commits0, inserted0 = database_stats()
+        commits0, inserted0, wal0 = database_stats()
         postgres = _postgres_pids()  # the server's connections are open after the warm-up
         cpu0 = cpu_snapshot(server.pid, postgres)
         started = time.time()
@@ -630,7 +692,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         elapsed = time.time() - started
         cpu1 = cpu_snapshot(server.pid, postgres)
         time.sleep(0.6)  # pg_stat_database is reported by backends every 500 ms
-        commits1, inserted1 = database_stats()
+        commits1, inserted1, wal1 = database_stats()
         floor_seconds = max(2.0, args.seconds / 4)
         pings, _ = run_clients(
             port, meta, [("", b"", False)] * 200_000, args, seconds=floor_seconds
@@ -660,10 +722,13 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     requests = max(1, len(samples))
     used = {k: cpu1[k] - cpu0[k] for k in cpu0}
     others = used["machine"] - used["server"] - used["postgres"] - client_cpu
+    background = used["postgres"] - used["postgres_backends"]
     log(
         f"  cpu per request: server {used['server'] / requests * 1000:.2f} ms, postgres "
-        f"{used['postgres'] / requests * 1000:.2f} ms, clients {client_cpu / requests * 1000:.2f} "
-        f"ms, everything else on the machine {others / requests * 1000:.2f} ms; machine busy "
+        f"{used['postgres'] / requests * 1000:.2f} ms (backends "
+        f"{used['postgres_backends'] / requests * 1000:.2f} ms), clients "
+        f"{client_cpu / requests * 1000:.2f} ms, everything else on the machine "
+        f"{others / requests * 1000:.2f} ms; machine busy "
         f"{used['machine'] / elapsed / (os.cpu_count() or 1):.0%}"
     )
     log(f"  stored {stored}, ledger payments {entries}, posted {posted} + warm-up {warm_posted}")
@@ -677,6 +742,8 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "payments": posted,
         "sent_twice": len(again),
         "second_sends_replayed": sum(1 for s in again if s[1] == 200 and s[3]),
+        "answers_verified": sum(1 for s in samples if s[3]),
+        "wrong_answers": sum(1 for s in samples if not s[3]),
         "refused_or_failed": sum(1 for s in samples if s[1] not in (200, 201)),
         "stored_payments_match": stored[0]
         == stored[1]
@@ -685,10 +752,15 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         == entries[1],
         "commits_per_payment": round((commits1 - commits0) / max(1, len(samples)), 2),
         "rows_inserted_per_payment": round((inserted1 - inserted0) / max(1, posted), 2),
+        "wal_bytes_per_payment": round((wal1 - wal0) / max(1, posted)),
         "seconds": round(elapsed, 2),
         "healthz_requests_per_second": round(healthz_rate, 1),
         "cpu_ms_per_request_server": round(used["server"] / requests * 1000, 3),
         "cpu_ms_per_request_postgres": round(used["postgres"] / requests * 1000, 3),
+        "cpu_ms_per_request_postgres_backends": round(
+            used["postgres_backends"] / requests * 1000, 3
+        ),
+        "cpu_ms_per_request_postgres_background": round(background / requests * 1000, 3),
         "cpu_ms_per_request_clients": round(client_cpu / requests * 1000, 3),
         "cpu_ms_per_request_other_processes": round(others / requests * 1000, 3),
     }
@@ -799,14 +871,27 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--connections", type=int, default=8, help="connections in all")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=4, help="WSGI threads per worker")
+    parser.add_argument("--threads", type=int, default=2, help="WSGI threads per worker")
+    parser.add_argument(
+        "--no-production",
+        dest="production",
+        action="store_false",
+        help="serve without `ampere serve --production` (the runtime tuned for throughput)",
+    )
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--commit-delay",
+        type=int,
+        default=200,
+        help="group commit for the run database, as Ampere's embedded server is tuned: "
+        "commit_delay in microseconds (0: the server's own setting), commit_siblings 2",
+    )
     args = parser.parse_args()
     args.accounts = args.accounts or (20_000 if args.quick else 100_000)
     args.seconds = args.seconds or (4.0 if args.quick else 20.0)
     args.connections = max(args.connections, args.clients)
     ensure_template(args.accounts)
-    fresh_run_database()
+    fresh_run_database(args.commit_delay)
     profiled: dict[str, Any] = {}
     if not args.no_profile:
         log("in-process cost of the posting path (no network, one thread):")
@@ -823,7 +908,8 @@ def main() -> None:
         profiled = json.loads(out.stdout.strip().splitlines()[-1])
     log(
         f"load: {args.clients} client processes, {args.connections} connections, "
-        f"server {args.workers} workers x {args.threads} threads, {args.seconds:.0f} s ..."
+        f"server {args.workers} workers x {args.threads} threads"
+        f"{' (production runtime)' if args.production else ''}, {args.seconds:.0f} s ..."
     )
     result = load(args)
     ceiling = pgbench(args.connections, max(3, int(args.seconds)))
@@ -837,6 +923,8 @@ def main() -> None:
         "connections": args.connections,
         "server_workers": args.workers,
         "server_threads": args.threads,
+        "server_production_runtime": args.production,
+        "commit_delay_us": args.commit_delay,
         "cpu_count": os.cpu_count(),
         "load_average_1m": round(os.getloadavg()[0], 2),
     }

@@ -145,22 +145,10 @@ def check_amount(amount: Money, kind: str, account_currency: str) -> None:
         raise LedgerRefused(f"a {kind} cannot be {amount.amount}", field="amount")
 
 
+# The open items are the SQL function of migration 0005 (shared with the posting functions).
 _POSITION_SQL = """
-    SELECT 'd', e.account_id, e.id, e.source_type, e.source_id, e.due_date, e.value_date,
-           e.amount - COALESCE(SUM(a.amount), 0)
-    FROM accounts_ledgerentry e
-    LEFT JOIN accounts_ledgerallocation a ON a.debit_entry_id = e.id
-    WHERE e.account_id = ANY(%(ids)s) AND e.amount > 0
-    GROUP BY e.id
-    HAVING e.amount - COALESCE(SUM(a.amount), 0) > 0
-    UNION ALL
-    SELECT 'c', e.account_id, e.id, e.source_type, e.source_id, e.due_date, e.value_date,
-           -e.amount - COALESCE(SUM(a.amount), 0)
-    FROM accounts_ledgerentry e
-    LEFT JOIN accounts_ledgerallocation a ON a.credit_entry_id = e.id
-    WHERE e.account_id = ANY(%(ids)s) AND e.amount < 0
-    GROUP BY e.id
-    HAVING -e.amount - COALESCE(SUM(a.amount), 0) > 0
+    SELECT side, account_id, entry_id, source_type, source_id, due_date, value_date, open
+    FROM ledger_open_items(%s::bigint[])
 """
 
 _LOCK_SQL = """
@@ -177,7 +165,6 @@ _LOCK_ONE_SQL = """
     WHERE a.id = %s
     FOR UPDATE OF a
 """
-_POSITION_ONE_SQL = _POSITION_SQL.replace("= ANY(%(ids)s)", "= %(ids)s")
 
 
 def lock_accounts(*, account_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
@@ -201,10 +188,7 @@ def read_positions(
     debits: dict[int, list[PositionItem]] = {account_id: [] for account_id in accounts}
     credits: dict[int, list[PositionItem]] = {account_id: [] for account_id in accounts}
     with _using(cursor) as cur:
-        if len(accounts) == 1:
-            cur.execute(_POSITION_ONE_SQL, {"ids": next(iter(accounts))})
-        else:
-            cur.execute(_POSITION_SQL, {"ids": list(accounts)})
+        cur.execute(_POSITION_SQL, [list(accounts)])
         for side, account_id, *fields in cur.fetchall():
             (debits if side == "d" else credits)[account_id].append(PositionItem(*fields))
     return {
@@ -245,40 +229,15 @@ _INSERT_ENTRY_SQL = """
     RETURNING id
 """
 
-_INSERT_ALLOCATIONS_SQL = """
-    INSERT INTO accounts_ledgerallocation (account_id, debit_entry_id, credit_entry_id, amount,
-        allocated_at)
-    VALUES"""
+# Allocation is the SQL function of migration 0005 (shared with the posting functions and the
+# bulk paths): open debits by due date (undated last), credits oldest first, preferred first.
+_SETTLE_SQL = """
+    SELECT debit_entry_id, credit_entry_id, amount
+    FROM ledger_settle(%s::bigint[], %s, %s::bigint[], %s::bigint[])
+"""
 
 
 Pair = tuple[PositionItem, PositionItem, Decimal]  # (debit, credit, amount set between them)
-
-
-def _match(
-    debits: Sequence[PositionItem], credits: Sequence[PositionItem]
-) -> tuple[list[Pair], list[PositionItem], list[PositionItem]]:
-    """Set credits against debits in the given orders; returns the pairs and what stays open."""
-    pairs: list[Pair] = []
-    open_debits = [d.open for d in debits]
-    open_credits = [c.open for c in credits]
-    di = ci = 0
-    while di < len(debits) and ci < len(credits):
-        amount = min(open_debits[di], open_credits[ci])
-        pairs.append((debits[di], credits[ci], amount))
-        open_debits[di] -= amount
-        open_credits[ci] -= amount
-        if open_debits[di] == 0:
-            di += 1
-        if open_credits[ci] == 0:
-            ci += 1
-    left_debits = [replace(d, open=o) for d, o in zip(debits, open_debits, strict=True) if o > 0]
-    left_credits = [replace(c, open=o) for c, o in zip(credits, open_credits, strict=True) if o > 0]
-    return pairs, left_debits, left_credits
-
-
-def _preferred_first(items: Sequence[PositionItem], prefer: Sequence[int]) -> list[PositionItem]:
-    ranks = {entry_id: rank for rank, entry_id in enumerate(prefer)}
-    return sorted(items, key=lambda item: ranks.get(item.entry_id, len(ranks)))
 
 
 def _settle(
@@ -289,27 +248,31 @@ def _settle(
     prefer_credits: Sequence[int] = (),
     cursor: CursorWrapper | None = None,
 ) -> tuple[list[Pair], Position]:
-    """Allocate the position's open credits to its open debits (caller holds the lock)."""
-    debits = _preferred_first(position.debits, prefer_debits)
-    credits = _preferred_first(position.credits, prefer_credits)
-    pairs, left_debits, left_credits = _match(debits, credits)
-    if pairs:
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(pairs))
-        with _using(cursor) as cur:
-            cur.execute(
-                f"{_INSERT_ALLOCATIONS_SQL} {values}",
-                [
-                    value
-                    for debit, credit, amount in pairs
-                    for value in (position.account_id, debit.entry_id, credit.entry_id, amount, now)
-                ],
-            )
+    """Allocate the position's open credits to its open debits (caller holds the lock; the
+    position is what the database holds)."""
+    with _using(cursor) as cur:
+        cur.execute(
+            _SETTLE_SQL, [[position.account_id], now, list(prefer_debits), list(prefer_credits)]
+        )
+        rows = cur.fetchall()
+    debits = {d.entry_id: d for d in position.debits}
+    credits = {c.entry_id: c for c in position.credits}
+    pairs: list[Pair] = [(debits[d], credits[c], amount) for d, c, amount in rows]
+    used: dict[int, Decimal] = {}
+    for debit, credit, amount in pairs:
+        used[debit.entry_id] = used.get(debit.entry_id, Decimal(0)) + amount
+        used[credit.entry_id] = used.get(credit.entry_id, Decimal(0)) + amount
     after = replace(
         position,
-        debits=tuple(sorted(left_debits, key=_debit_order)),
-        credits=tuple(sorted(left_credits, key=_credit_order)),
+        debits=_left_open(position.debits, used),
+        credits=_left_open(position.credits, used),
     )
     return pairs, after
+
+
+def _left_open(items: Sequence[PositionItem], used: dict[int, Decimal]) -> tuple[PositionItem, ...]:
+    left = (replace(i, open=i.open - used.get(i.entry_id, Decimal(0))) for i in items)
+    return tuple(i for i in left if i.open > 0)
 
 
 def post_to_position(
@@ -609,44 +572,6 @@ _BULK_INSERT_SQL = """
     RETURNING id, account_id, source_type, source_id
 """
 
-# Greedy allocation, set-based: lay each account's open debits (settling order) and open
-# credits (oldest first) end to end on one axis; a credit pays a debit by the overlap of their
-# intervals. This is what ``_match`` does one account at a time.
-_BULK_ALLOCATE_SQL = """
-    WITH d AS (
-        SELECT e.account_id, e.id, e.amount - COALESCE(SUM(a.amount), 0) AS open,
-               e.due_date, e.value_date
-        FROM accounts_ledgerentry e
-        LEFT JOIN accounts_ledgerallocation a ON a.debit_entry_id = e.id
-        WHERE e.account_id = ANY(%(ids)s) AND e.amount > 0
-        GROUP BY e.id
-        HAVING e.amount - COALESCE(SUM(a.amount), 0) > 0
-    ), c AS (
-        SELECT e.account_id, e.id, -e.amount - COALESCE(SUM(a.amount), 0) AS open, e.value_date
-        FROM accounts_ledgerentry e
-        LEFT JOIN accounts_ledgerallocation a ON a.credit_entry_id = e.id
-        WHERE e.account_id = ANY(%(ids)s) AND e.amount < 0
-        GROUP BY e.id
-        HAVING -e.amount - COALESCE(SUM(a.amount), 0) > 0
-    ), dr AS (
-        SELECT account_id, id, open, SUM(open) OVER (
-            PARTITION BY account_id ORDER BY due_date NULLS LAST, value_date, id) - open AS lo
-        FROM d
-    ), cr AS (
-        SELECT account_id, id, open, SUM(open) OVER (
-            PARTITION BY account_id ORDER BY value_date, id) - open AS lo
-        FROM c
-    )
-    INSERT INTO accounts_ledgerallocation (account_id, debit_entry_id, credit_entry_id, amount,
-        allocated_at)
-    SELECT dr.account_id, dr.id, cr.id,
-           LEAST(dr.lo + dr.open, cr.lo + cr.open) - GREATEST(dr.lo, cr.lo), %(now)s
-    FROM dr JOIN cr ON cr.account_id = dr.account_id
-        AND cr.lo < dr.lo + dr.open AND dr.lo < cr.lo + cr.open
-    ORDER BY dr.account_id, dr.lo, cr.lo
-    RETURNING credit_entry_id, amount
-"""
-
 
 def post_in_bulk(
     *, rows: Sequence[ChargeRow], created_by: str, now: datetime
@@ -711,8 +636,8 @@ def allocate_accounts(
         return {}
     allocated: dict[int, Decimal] = {}
     with connection.cursor() if cursor is None else nullcontext(cursor) as cur:
-        cur.execute(_BULK_ALLOCATE_SQL, {"ids": list(account_ids), "now": now})
-        for credit_id, amount in cur.fetchall():
+        cur.execute(_SETTLE_SQL, [list(account_ids), now, [], []])
+        for _, credit_id, amount in cur.fetchall():
             allocated[credit_id] = allocated.get(credit_id, Decimal(0)) + amount
     return allocated
 

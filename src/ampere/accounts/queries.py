@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import NoReturn
 
 from django.db import connection
 
@@ -45,24 +46,15 @@ def _normalise(number: str) -> str:
     return "".join(number.split()).replace("-", "").upper()
 
 
-_FIND_SQL = """
-    SELECT 0, a.id, a.number, a.utility_id, u.code, u.currency
-    FROM accounts_account a JOIN accounts_utility u ON u.id = a.utility_id
-    WHERE a.number = %s {account_utility}
-    UNION ALL
-    SELECT 1, a.id, a.number, a.utility_id, u.code, u.currency
-    FROM accounts_legacyaccountnumber l
-    JOIN accounts_account a ON a.id = l.account_id
-    JOIN accounts_utility u ON u.id = a.utility_id
-    WHERE l.number IN (%s, %s) {legacy_utility}
-    ORDER BY 1
-    LIMIT 1
-"""
-_FIND_ANY = _FIND_SQL.format(account_utility="", legacy_utility="")
-_FIND_IN_UTILITY = _FIND_SQL.format(
-    account_utility="AND u.code = %s",
-    legacy_utility="AND l.utility_id = (SELECT id FROM accounts_utility WHERE code = %s)",
-)
+# The rule (a new number wins over a legacy one) is the SQL function of migration 0005, shared
+# with the payment posting function.
+_FIND_SQL = "SELECT * FROM accounts_find_account(%s, %s, %s)"
+
+
+def account_number_forms(number: str) -> tuple[str, str]:
+    """(normalised, as given but stripped): a new number is looked up normalised, a legacy
+    number either way."""
+    return _normalise(number), number.strip()
 
 
 def find_account(*, number: str, utility_code: str | None = None) -> AccountRef:
@@ -71,20 +63,21 @@ def find_account(*, number: str, utility_code: str | None = None) -> AccountRef:
     Raises AccountNotFound, or InvalidAccountNumber when a new-format number fails its check
     digit (a mistyped number is told as such, not as "not found").
     """
-    cleaned = _normalise(number)
-    as_given = number.strip()
+    cleaned, as_given = account_number_forms(number)
     with prepared_cursor() as cursor:
-        if utility_code is None:
-            cursor.execute(_FIND_ANY, [cleaned, as_given, cleaned])
-        else:
-            cursor.execute(
-                _FIND_IN_UTILITY, [cleaned, utility_code, as_given, cleaned, utility_code]
-            )
+        cursor.execute(_FIND_SQL, [cleaned, as_given, utility_code])
         row = cursor.fetchone()
-    if row is not None:
-        return AccountRef(
-            row[1], row[2], row[3], row[4], row[5], matched_by="number" if row[0] == 0 else "legacy"
-        )
+    if row is None:
+        raise_account_not_found(number=number, utility_code=utility_code)
+    return AccountRef(
+        row[1], row[2], row[3], row[4], row[5], matched_by="number" if row[0] == 0 else "legacy"
+    )
+
+
+def raise_account_not_found(*, number: str, utility_code: str | None) -> NoReturn:
+    """Why no account has this number: InvalidAccountNumber when a new-format number fails its
+    check digit, else AccountNotFound."""
+    cleaned = _normalise(number)
     utilities = Utility.objects.all()
     if utility_code is not None:
         utilities = utilities.filter(code=utility_code)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.security import APIKeyHeader
 from ninja.security.base import AuthBase
@@ -30,7 +31,7 @@ from ninja.utils import check_csrf
 
 from ampere.accounts.db import prepared_cursor
 from ampere.accounts.queries import get_account_customer_id, get_customer_ids_for_user
-from ampere.api import signing
+from ampere.api import problems, signing
 from ampere.api.models import AccessToken, ApiClient, ApiKey
 from ampere.core.errors import NotFound
 
@@ -133,7 +134,7 @@ _RECORD_SQL = """
 """
 
 
-def _record(
+def _audit_params(
     request: HttpRequest,
     *,
     client_id: int | None,
@@ -141,13 +142,8 @@ def _record(
     signature: str | None,
     outcome: str,
     body_sha: str,
-) -> bool:
-    """Write the audit row; False when the signature was used before (a replay).
-
-    One statement on a prepared cursor: outside a transaction it commits on its own; inside
-    one (tests, callers' atomic blocks) a savepoint keeps a refused replay from breaking it.
-    """
-    params = [
+) -> list[Any]:
+    return [
         client_id,
         key_id[:40],
         signature,
@@ -158,6 +154,17 @@ def _record(
         outcome,
         datetime.now(UTC),
     ]
+
+
+def _record(request: HttpRequest, **fields: Any) -> bool:
+    """Write the audit row (the fields of ``_audit_params``); False when the signature was used
+    before (a replay)."""
+    return _insert_audit(_audit_params(request, **fields))
+
+
+def _insert_audit(params: list[Any]) -> bool:
+    """One statement on a prepared cursor: outside a transaction it commits on its own; inside
+    one (tests, callers' atomic blocks) a savepoint keeps a refused replay from breaking it."""
     try:
         with (
             transaction.atomic() if connection.in_atomic_block else nullcontext(),
@@ -167,6 +174,14 @@ def _record(
     except IntegrityError:
         return False
     return True
+
+
+def _meta_name(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+_TIMESTAMP_META = _meta_name(signing.TIMESTAMP_HEADER)
+_SIGNATURE_META = _meta_name(signing.SIGNATURE_HEADER)
 
 
 class PartnerSignature(APIKeyHeader):
@@ -181,9 +196,21 @@ class PartnerSignature(APIKeyHeader):
         "joined by newlines. A signature is accepted once."
     )
 
-    def __init__(self, scope: str | None, *, max_body_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        scope: str | None,
+        *,
+        max_body_bytes: int | None = None,
+        audit_with_operation: bool = False,
+    ) -> None:
+        """``audit_with_operation``: the accepted call's audit row is left to the endpoint's
+        operation, to be written in the operation's own transaction (``take_audit``): one commit
+        instead of two, and a replayed signature fails with the operation, which then posts
+        nothing (``refuse_replay``). Whatever the endpoint does, ``PartnerAuditMiddleware``
+        writes a row it left unwritten."""
         self.scope = scope
         self.max_body_bytes = max_body_bytes
+        self.audit_with_operation = audit_with_operation
         super().__init__()
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Partner:
@@ -222,8 +249,9 @@ class PartnerSignature(APIKeyHeader):
 
         if not key_id:
             raise refuse("missing-key", f"the {signing.KEY_HEADER} header is missing")
-        stamp = request.headers.get(signing.TIMESTAMP_HEADER, "")
-        signature = request.headers.get(signing.SIGNATURE_HEADER, "").lower()
+        # From META: request.headers would build a mapping of every header first.
+        stamp = request.META.get(_TIMESTAMP_META, "")
+        signature = request.META.get(_SIGNATURE_META, "").lower()
         if not signature:
             raise refuse("missing-signature", f"the {signing.SIGNATURE_HEADER} header is missing")
         if not stamp.isdigit():
@@ -250,16 +278,77 @@ class PartnerSignature(APIKeyHeader):
                 body_sha=body_sha,
             )
             raise AuthorizationError(message=f"the client may not use {self.scope!r}")
-        if not _record(
+        accepted = _audit_params(
             request,
             client_id=client_id,
             key_id=key_id,
             signature=signature,
             outcome="accepted",
             body_sha=body_sha,
-        ):
-            raise refuse("replayed", "this signed request was received before", client_id)
+        )
+        if self.audit_with_operation:
+            request.__dict__[_PENDING_AUDIT] = accepted
+        elif not _insert_audit(accepted):
+            raise refuse("replayed", REPLAYED, client_id)
         return found.partner
+
+
+REPLAYED = "this signed request was received before"
+_PENDING_AUDIT = "_ampere_pending_audit"
+SIGNATURE_USED_ONCE = "signature_used_once"  # the unique index of ApiCall
+
+
+def take_audit(request: HttpRequest) -> tuple[str, list[Any]] | None:
+    """The accepted call's audit statement (SQL, parameters) that ``PartnerSignature(...,
+    audit_with_operation=True)`` left to the endpoint, for its operation to run in its own
+    transaction; None once taken. The operation must run it whatever its outcome."""
+    params = request.__dict__.pop(_PENDING_AUDIT, None)
+    return None if params is None else (_RECORD_SQL, params)
+
+
+def refuse_replay(request: HttpRequest, error: IntegrityError) -> AuthenticationError:
+    """For an operation that failed on the audit row's unique signature (a replayed request:
+    the operation wrote nothing): the refusal, audited. Re-raises any other error."""
+    cause = error.__cause__
+    if getattr(getattr(cause, "diag", None), "constraint_name", None) != SIGNATURE_USED_ONCE:
+        raise error
+    _record_replay(request)
+    return AuthenticationError(message=REPLAYED)
+
+
+def _record_replay(request: HttpRequest) -> None:
+    partner = partner_of(request)
+    _record(
+        request,
+        client_id=partner.client_id,
+        key_id=partner.key_id,
+        signature=None,
+        outcome="replayed",
+        body_sha=signing.body_digest(request.body),
+    )
+
+
+class PartnerAuditMiddleware:
+    """Writes an accepted call's audit row that the endpoint left unwritten (the request was
+    refused before its operation ran, or failed); a replayed signature found then is refused
+    like any other."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        pending = take_audit(request)
+        if pending is not None and not _insert_audit(pending[1]):
+            _record_replay(request)
+            return problems.problem(
+                request,
+                status=401,
+                title="Unauthenticated",
+                detail=REPLAYED,
+                code="unauthenticated",
+            )
+        return response
 
 
 def create_client(

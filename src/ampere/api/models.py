@@ -51,7 +51,10 @@ class ApiKey(models.Model):
 class ApiCall(models.Model):
     """One partner call, accepted or refused. The unique signature per key refuses replays."""
 
-    client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, null=True, blank=True)
+    # Indexed by api_call_client_at (client first): no second index to write per call.
+    client = models.ForeignKey(
+        ApiClient, on_delete=models.PROTECT, null=True, blank=True, db_index=False
+    )
     key_id = models.CharField(max_length=40, blank=True)
     signature = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001  NULL: not a replay key
     method = models.CharField(max_length=8)

@@ -66,6 +66,16 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ampere.api.auth.PartnerAuditMiddleware",
+]
+
+# Signed partner calls to the API (banks, networks, POS, head-ends) need none of the middleware
+# that serves people; see ampere.config.wsgi.
+PARTNER_API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ampere.api.auth.PartnerAuditMiddleware",
 ]
 
 ROOT_URLCONF = "ampere.config.urls"

@@ -9,15 +9,22 @@ and posts nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import psycopg.errors
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from ampere.accounts import ledger
 from ampere.accounts.db import prepared_cursor
-from ampere.accounts.queries import find_account
+from ampere.accounts.queries import (
+    account_number_forms,
+    find_account,
+    raise_account_not_found,
+)
 from ampere.core.errors import Conflict, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money, currency
@@ -186,18 +193,9 @@ def _check_input(data: PaymentInput, channel: ChannelPolicy, now: datetime) -> M
     return _checked_amount(data, channel)
 
 
-_EXISTING_SQL = """
-    SELECT nextval('payments_payment_id_seq'), p.id, p.account_id, p.amount, p.currency
-    FROM (SELECT 1) AS one
-    LEFT JOIN payments_payment p ON p.channel_id = %s AND p.external_reference = %s
-"""
-
-_INSERT_PAYMENT_SQL = """
-    INSERT INTO payments_payment (id, channel_id, external_reference, account_id,
-        account_number_given, amount, currency, method, received_at, value_date, posted_at,
-        bill_reference, collected_by, device, till_session_id, ledger_entry_id, balance_after,
-        created_by)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+_POST_SQL = """
+    SELECT * FROM payments_post_payment(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+        %s, %s::bigint, %s, %s, %s)
 """
 
 
@@ -214,42 +212,39 @@ def _same_payment(existing: tuple[int, int, Decimal, str], account_id: int, paid
     return payment_id
 
 
-def _refuse_double_collection(
-    position: ledger.Position,
+def _refusal(
+    outcome: str,
     *,
-    channel: ChannelPolicy,
-    paid: Money,
-    bill_entries: tuple[ledger.PositionItem, ...],
     data: PaymentInput,
+    paid: Money,
+    debt: Decimal,
     account_id: int,
     account_number: str,
-) -> None:
-    """Refuse a payment that would be collected twice (a bill paid already, nothing owed, more
-    than owed) unless the channel keeps such money as credit on the account."""
-    if data.bill_number and not bill_entries:
+) -> PaymentRefused | UnknownBill:
+    """The exception for a payment ``payments_post_payment`` refused (it wrote nothing): a bill
+    unknown or not open, nothing owed, more than owed (no double collection)."""
+    if outcome == "unknown-bill":
+        return UnknownBill(
+            f"account {account_number} has no bill {data.bill_number}", field="bill_number"
+        )
+    if outcome == "bill-not-open":
         settled_by = queries.who_settled_bill(account_id=account_id, bill_number=data.bill_number)
-        if settled_by is None:
-            raise UnknownBill(
-                f"account {account_number} has no bill {data.bill_number}", field="bill_number"
-            )
-        if not channel.accepts_credit_on_account:
-            raise BillAlreadyPaid(
-                f"bill {data.bill_number} is not open: {settled_by}", field="bill_number"
-            )
-    if channel.accepts_credit_on_account:
-        return
-    if position.debt == 0:
+        return BillAlreadyPaid(
+            f"bill {data.bill_number} is not open: {settled_by or 'it has no open amount'}",
+            field="bill_number",
+        )
+    if outcome == "nothing-owed":
         last = queries.last_payment_text(account_id=account_id)
-        raise NothingOwed(
+        return NothingOwed(
             f"nothing is owed on account {account_number}" + (f": {last}" if last else ""),
             field="account_number",
         )
-    if paid.amount > position.debt:
-        owed = Money(position.debt, paid.currency).rounded()
-        raise AmountExceedsDebt(
-            f"{paid.rounded()} is more than the {owed} owed on account {account_number}",
-            field="amount",
-        )
+    assert outcome == "exceeds-debt", outcome
+    owed = Money(debt, paid.currency).rounded()
+    return AmountExceedsDebt(
+        f"{paid.rounded()} is more than the {owed} owed on account {account_number}",
+        field="amount",
+    )
 
 
 def _constraint_of(error: IntegrityError) -> str:
@@ -259,98 +254,144 @@ def _constraint_of(error: IntegrityError) -> str:
     return ""
 
 
+Statement = tuple[str, Sequence[Any]]  # SQL with %s placeholders, and its parameters
+
+
+def _run_alone(statement: Statement | None) -> None:
+    """The caller's statement without a posting (in a savepoint inside a transaction, so that
+    its failure leaves the transaction usable)."""
+    if statement is not None:
+        with (
+            transaction.atomic() if connection.in_atomic_block else nullcontext(),
+            prepared_cursor() as cursor,
+        ):
+            cursor.execute(*statement)
+
+
 def post_payment(
-    *, channel: ChannelPolicy, data: PaymentInput, created_by: str, now: datetime
+    *,
+    channel: ChannelPolicy,
+    data: PaymentInput,
+    created_by: str,
+    now: datetime,
+    along: Statement | None = None,
 ) -> Receipt:
     """Post a payment from ``channel`` to the account (new or legacy number), exactly once.
+
+    One statement, ``payments_post_payment``, finds and locks the account, answers a
+    transaction id seen before, refuses a double collection where the channel keeps no credit,
+    appends the ledger entry, settles open items (the bill named first, then oldest due first)
+    and records the payment.
 
     Returns the receipt; for a transaction id the channel used before, the original receipt
     with ``replayed=True``. Raises InvalidInput (naming the field), AccountNotFound,
     InvalidAccountNumber, UnknownBill, TransactionIdReused, ChannelClosed and, where the
     channel keeps no credit on account, BillAlreadyPaid, NothingOwed, AmountExceedsDebt.
+
+    ``along`` is a statement of the caller's (the API's audit row of the call) that commits
+    with the posting statement or fails with it: when it fails (IntegrityError) nothing is
+    posted. It runs once whatever the outcome, alone if the payment is refused before posting.
     """
-    paid = _check_input(data, channel, now)
-    account = find_account(number=data.account_number, utility_code=channel.utility_code)
-    value_date = local_date(data.received_at, zone(channel.time_zone))
-    replay_of: int | None = None
     try:
-        with transaction.atomic(), prepared_cursor() as cursor:
-            position = ledger.lock_position(account_id=account.id, cursor=cursor)
-            cursor.execute(_EXISTING_SQL, [channel.id, data.transaction_id])
-            payment_id, *existing = cursor.fetchone()
-            if existing[0] is not None:
-                replay_of = _same_payment((existing[0], *existing[1:]), account.id, paid)
-            else:
-                bill_entries = (
-                    position.debits_of(source_type="bill", source_id=data.bill_number)
-                    if data.bill_number
-                    else ()
-                )
-                _refuse_double_collection(
-                    position,
-                    channel=channel,
-                    paid=paid,
-                    bill_entries=bill_entries,
-                    data=data,
-                    account_id=account.id,
-                    account_number=account.number,
-                )
-                posted, _ = ledger.post_to_position(
-                    position=position,
-                    kind="payment",
-                    amount=-paid,
-                    value_date=value_date,
-                    source_type="payment",
-                    source_id=str(payment_id),
-                    created_by=created_by,
-                    now=now,
-                    description=f"{channel.name} {data.transaction_id}",
-                    prefer_debits=[d.entry_id for d in bill_entries],
-                    cursor=cursor,
-                )
-                method = data.method or DEFAULT_METHOD[ChannelKind(channel.kind)]
-                assert posted.balance_after is not None
-                cursor.execute(
-                    _INSERT_PAYMENT_SQL,
-                    [
-                        payment_id,
-                        channel.id,
-                        data.transaction_id,
-                        account.id,
-                        data.account_number,
-                        paid.amount,
-                        paid.currency.code,
-                        method,
-                        data.received_at,
-                        value_date,
-                        now,
-                        data.bill_number,
-                        data.collector,
-                        data.device,
-                        data.till_session_id,
-                        posted.id,
-                        posted.balance_after,
-                        created_by,
-                    ],
-                )
+        paid = _check_input(data, channel, now)
+    except Exception:
+        _run_alone(along)
+        raise
+    value_date = local_date(data.received_at, zone(channel.time_zone))
+    method = data.method or DEFAULT_METHOD[ChannelKind(channel.kind)]
+    number, given = account_number_forms(data.account_number)
+    sql, params = _POST_SQL, []
+    if along is not None:  # a data-modifying WITH runs whether or not the query reads it
+        sql, params = f"WITH along AS ({along[0]}) {_POST_SQL}", list(along[1])
+    try:
+        # Alone, the statement is its own transaction; inside the caller's, a savepoint keeps
+        # a concurrent duplicate (a unique violation) from breaking it.
+        with (
+            transaction.atomic() if connection.in_atomic_block else nullcontext(),
+            prepared_cursor() as cursor,
+        ):
+            cursor.execute(
+                sql,
+                [
+                    *params,
+                    channel.id,
+                    channel.utility_code,
+                    number,
+                    given,
+                    data.transaction_id,
+                    paid.amount,
+                    paid.currency.code,
+                    method,
+                    data.received_at,
+                    value_date,
+                    now,
+                    data.bill_number,
+                    data.account_number,
+                    data.collector,
+                    data.device,
+                    data.till_session_id,
+                    created_by,
+                    f"{channel.name} {data.transaction_id}",
+                    channel.accepts_credit_on_account,
+                ],
+            )
+            row = cursor.fetchone()
     except IntegrityError as error:
         if _constraint_of(error) != "payment_once_per_channel_reference":
             raise
         # The same id for another account, posted concurrently: the database kept one.
+        _run_alone(along)
+        account = find_account(number=data.account_number, utility_code=channel.utility_code)
         found = queries.payment_key(channel_id=channel.id, transaction_id=data.transaction_id)
         assert found is not None
-        replay_of = _same_payment(found, account.id, paid)
-    if replay_of is not None:
-        return queries.get_receipt(payment_id=replay_of, replayed=True)
-    assert posted.balance_after is not None
+        return queries.get_receipt(payment_id=_same_payment(found, account.id, paid), replayed=True)
+    (
+        outcome,
+        payment_id,
+        account_id,
+        account_number,
+        _entry_id,
+        balance_after,
+        debt,
+        settled_ids,
+        settled_types,
+        settled_sources,
+        settled_amounts,
+        *other,
+    ) = row
+    if outcome == "no-account":
+        raise_account_not_found(number=data.account_number, utility_code=channel.utility_code)
+    if outcome in ("replayed", "reused"):
+        _same_payment((payment_id, *other), account_id, paid)
+        return queries.get_receipt(payment_id=payment_id, replayed=True)
+    if outcome != "posted":
+        raise _refusal(
+            outcome,
+            data=data,
+            paid=paid,
+            debt=debt,
+            account_id=account_id,
+            account_number=account_number,
+        )
     code = paid.currency
+    settled = tuple(
+        SettledItem(entry_id, source_type, source_id, Money(amount, code).rounded())
+        for entry_id, source_type, source_id, amount in zip(
+            settled_ids or (),
+            settled_types or (),
+            settled_sources or (),
+            settled_amounts or (),
+            strict=True,
+        )
+    )
+    allocated = sum((s.amount.amount for s in settled), Decimal(0))
     return Receipt(
         payment_id=payment_id,
         receipt_number=receipt_number(payment_id),
         channel=channel.code,
         channel_name=channel.name,
         transaction_id=data.transaction_id,
-        account_number=account.number,
+        account_number=account_number,
         account_number_given=data.account_number,
         amount=paid.rounded(),
         method=method,
@@ -358,12 +399,9 @@ def post_payment(
         value_date=value_date,
         posted_at=now,
         bill_number=data.bill_number,
-        settled=tuple(
-            SettledItem(s.entry_id, s.source_type, s.source_id, Money(s.amount, code).rounded())
-            for s in posted.settled
-        ),
-        credit_on_account=Money(paid.amount - posted.allocated, code).rounded(),
-        balance_after=Money(posted.balance_after, code).rounded(),
+        settled=settled,
+        credit_on_account=Money(paid.amount - allocated, code).rounded(),
+        balance_after=Money(balance_after, code).rounded(),
         status="posted",
     )
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from ampere.accounts.db import prepared_cursor
 from ampere.accounts.queries import (
     find_account,
     get_balance,
@@ -120,7 +121,7 @@ _SETTLED_SQL = """
 
 def get_receipt(*, payment_id: int, replayed: bool = False) -> Receipt:
     """The receipt of a payment as it was issued, with its present status."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # a partner's retry reads it: planned once
         cursor.execute(_RECEIPT_SQL, [payment_id])
         row = cursor.fetchone()
         if row is None:

@@ -8,6 +8,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+# What --production tunes (measured with bench/payments.py on two cores): one Rust I/O thread
+# per worker on a single-threaded runtime, HTTP/1.1 only (no protocol sniffing), two Python
+# threads per worker (more only wait on the GIL), and a tuned garbage collector in each worker
+# (see ampere.config.wsgi).
+PRODUCTION_THREADS = 2
+
 
 class Command(BaseCommand):
     help = "Serve Ampere on HTTP (Granian, WSGI workers)."
@@ -22,17 +28,42 @@ class Command(BaseCommand):
             help="worker processes (default: one per CPU core)",
         )
         parser.add_argument(
-            "--threads", type=int, default=4, help="blocking threads per worker (WSGI)"
+            "--threads",
+            type=int,
+            default=None,
+            help=f"blocking threads per worker (WSGI; default 4, {PRODUCTION_THREADS} with "
+            "--production)",
+        )
+        parser.add_argument(
+            "--production",
+            action="store_true",
+            default=os.environ.get("AMPERE_PRODUCTION", "").lower() in {"1", "true", "yes"},
+            help="the runtime tuned for throughput: HTTP/1.1, single-threaded I/O runtime, "
+            "fewer threads, tuned garbage collection (or AMPERE_PRODUCTION=1)",
         )
         parser.add_argument("--access-log", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from granian import Granian
-        from granian.constants import Interfaces
+        from granian.constants import HTTPModes, Interfaces, RuntimeModes
+        from granian.log import LogLevels
 
+        production = options["production"]
+        threads = options["threads"] or (PRODUCTION_THREADS if production else 4)
+        tuned: dict[str, Any] = {}
+        if production:
+            os.environ["AMPERE_TUNED_GC"] = "1"  # read by each worker in ampere.config.wsgi
+            tuned = {
+                "http": HTTPModes.http1,
+                "runtime_mode": RuntimeModes.st,
+                "runtime_threads": 1,
+                "websockets": False,
+                "log_level": LogLevels.warning,
+            }
         self.stdout.write(
             f"Ampere serving on http://{options['host']}:{options['port']}/ "
-            f"({options['workers']} workers)"
+            f"({options['workers']} workers x {threads} threads"
+            f"{', production runtime' if production else ''})"
         )
         Granian(
             target="ampere.config.wsgi:application",
@@ -40,7 +71,8 @@ class Command(BaseCommand):
             port=options["port"],
             interface=Interfaces.WSGI,
             workers=options["workers"],
-            blocking_threads=options["threads"],
+            blocking_threads=threads,
             log_access=options["access_log"],
             respawn_failed_workers=True,
+            **tuned,
         ).serve()
