@@ -1,13 +1,16 @@
+import threading
+import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from ampere.core.errors import InvalidInput
-from ampere.metering import interval_imports, queries
+from ampere.metering import interval_imports, intervals, queries
 from ampere.metering.models import IntervalDay, IntervalImport, Meter, QuarantinedInterval
+from ampere.metering.types import IntervalImportResult
 from tests.factories.metering import metered_point
 
 pytestmark = pytest.mark.django_db
@@ -730,3 +733,94 @@ def test_correcting_a_clashing_row_is_refused_while_the_day_keeps_the_other_leng
         [2, 0, 2],
         1000,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("attempts", [3, 1])
+def test_a_day_another_session_stores_with_another_length_meanwhile_is_quarantined(
+    point, attempts, monkeypatch
+):
+    """Another session stores AMI-1's 2025-06-02 in quarter-hours after the import looked for
+    clashing days and before it loads: the load meets that day, and the import assembles the
+    file again and quarantines that day's rows instead of refusing the file. With no attempt
+    left the import raises and records nothing, so the file may simply be imported again."""
+    monkeypatch.setattr(intervals, "STORE_ATTEMPTS", attempts)
+    Meter.objects.filter(serial="AMI-1").update(interval_minutes=30)
+    meter_id = Meter.objects.get(serial="AMI-1").id
+    text = (
+        f"{HEADER}\n"
+        "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\n"
+        "AMI-1,kwh,2025-06-03T00:00:00-07:00,30,2\n"
+    )
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    outcome: list[object] = []
+
+    def import_file() -> None:
+        try:
+            outcome.append(csv_import(text))
+        except Exception as error:
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "INSERT INTO metering_intervalday (meter_id, channel, day, interval_minutes, "
+                "values, quality, total, peak, running_totals) VALUES "
+                "(%s, 'kwh', '2025-06-02', 15, array_fill(7, ARRAY[96]), NULL, 672, 7, NULL)",
+                [meter_id],
+            )
+            importer = threading.Thread(target=import_file)
+            importer.start()
+            # The import waits for the other session's uncommitted day (its COPY meets the key).
+            for _ in range(500):
+                with connection.cursor() as watch:  # outside a transaction: fresh statistics
+                    watch.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )
+                    if watch.fetchone()[0]:
+                        break
+                time.sleep(0.01)
+            else:
+                cursor.execute("ROLLBACK")
+                pytest.fail("the import never waited for the other session")
+            cursor.execute("COMMIT")
+        importer.join(timeout=30)
+    finally:
+        other.close()
+    (result,) = outcome
+    if attempts == 1:
+        assert isinstance(result, intervals.IntervalLengthClash)
+        assert str(result) == (
+            f"interval_minutes: meter {meter_id} has data of another interval length on 2025-06-02"
+        )
+        assert (IntervalImport.objects.count(), IntervalDay.objects.count()) == (0, 1)
+        result = csv_import(text)
+    assert isinstance(result, IntervalImportResult)
+    assert (result.status, result.rows_read, result.rows_stored, result.rows_quarantined) == (
+        "quarantined",
+        2,
+        1,
+        1,
+    )
+    assert (result.days_loaded, result.values_loaded) == (1, 1)
+    assert quarantine_rows() == [
+        (
+            2,
+            "line 2",
+            "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1",
+            "interval-length-clash",
+            "meter AMI-1, channel kwh, 2025-06-02: the day is stored with 15-minute intervals, "
+            "this file has 30-minute ones",
+            "AMI-1",
+            "kwh",
+            "open",
+        )
+    ]
+    assert stored_days() == [
+        ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [7, 7, 7], None, 672),
+        ("AMI-1", "kwh", date(2025, 6, 3), 30, 48, [2000, 0, 0], [0, 2, 2], 2000),
+    ]
