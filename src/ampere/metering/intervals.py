@@ -444,8 +444,8 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
     ):
         entry = days.pop((meter_id, channel, day))
         message = (
-            f"meter {serials[meter_id]}, channel {channel}, {day.isoformat()}: the day is stored "
-            f"with {stored_minutes}-minute intervals, this file has {entry.minutes}-minute ones"
+            f"meter {serials[meter_id]}, channel {channel}, local day {day.isoformat()} is stored "
+            f"in {stored_minutes}-minute intervals; this row is a {entry.minutes}-minute interval"
         )
         whose = {"meter": serials[meter_id], "channel": channel}
         result.errors.extend(
@@ -495,8 +495,8 @@ def _mark_mixed_lengths(
         errors[index] = _error(
             point.ref,
             "interval-lengths-mixed",
-            f"meter {point.meter_serial}, channel {point.channel}, {key[2].isoformat()}: the "
-            f"file mixes {_lengths(mixed[key])} intervals; the meter keeps {meter_minutes} "
+            f"meter {point.meter_serial}, channel {point.channel}, local day "
+            f"{key[2].isoformat()}: the file mixes {_lengths(mixed[key])} intervals; the meter keeps {meter_minutes} "
             f"minutes, so this {point.minutes}-minute row is not stored",
             **_whose(point),
         )

@@ -516,8 +516,8 @@ def test_a_refused_file_stays_recorded_when_the_callers_transaction_fails(point)
 
 
 CLASH = (
-    "meter AMI-1, channel kwh, 2025-06-02: the day is stored with 15-minute intervals, "
-    "this file has 30-minute ones"
+    "meter AMI-1, channel kwh, local day 2025-06-02 is stored in 15-minute intervals; "
+    "this row is a 30-minute interval"
 )
 
 
@@ -657,7 +657,10 @@ def test_a_file_mixing_interval_lengths_for_a_day_stores_the_meters_length_only(
     assert stored_days() == [
         ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [500, 250, 0], [0, 0, 2], 750),
     ]
-    mixed = "meter AMI-1, channel kwh, 2025-06-02: the file mixes 15-, 30- and 60-minute intervals"
+    mixed = (
+        "meter AMI-1, channel kwh, local day 2025-06-02: "
+        "the file mixes 15-, 30- and 60-minute intervals"
+    )
     assert [(r[0], r[3], r[4]) for r in quarantine_rows()] == [
         (
             3,
@@ -687,8 +690,8 @@ def test_a_green_button_file_for_a_day_stored_with_another_length_is_quarantined
         4,
     )
     clash = (
-        "meter AMI-1, channel kwh, 2025-06-02: the day is stored with 30-minute intervals, "
-        "this file has 15-minute ones"
+        "meter AMI-1, channel kwh, local day 2025-06-02 is stored in 30-minute intervals; "
+        "this row is a 15-minute interval"
     )
     assert [(r[1], r[3], r[4]) for r in quarantine_rows()] == [
         ("entry 3 reading 1", "interval-length-clash", clash),
@@ -813,8 +816,7 @@ def test_a_day_another_session_stores_with_another_length_meanwhile_is_quarantin
             "line 2",
             "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1",
             "interval-length-clash",
-            "meter AMI-1, channel kwh, 2025-06-02: the day is stored with 15-minute intervals, "
-            "this file has 30-minute ones",
+            CLASH,
             "AMI-1",
             "kwh",
             "open",
