@@ -288,7 +288,6 @@ class _Day:
     minutes: int
     values: list[int]
     quality: list[int]
-    refs: list[str]  # the rows that brought the day's values, for errors
 
 
 @dataclass
@@ -432,24 +431,21 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
         entry = days.get((meter_id, point.channel, day))
         if entry is None:
             count = seconds // step
-            entry = _Day(point.minutes, [0] * count, [int(IntervalQuality.MISSING)] * count, [])
+            entry = _Day(point.minutes, [0] * count, [int(IntervalQuality.MISSING)] * count)
             days[(meter_id, point.channel, day)] = entry
         entry.values[offset // step] = point.value
         entry.quality[offset // step] = point.quality
-        entry.refs.append(point.ref)
     _mark_mixed_lengths(result.errors, other_lengths, days)
-    serials = {meter_id: serial for serial, (meter_id, _) in meters.items()}
-    for (meter_id, channel, day), stored_minutes in sorted(
-        _stored_lengths_of_other_days(days).items()
-    ):
-        entry = days.pop((meter_id, channel, day))
-        message = (
-            f"meter {serials[meter_id]}, channel {channel}, local day {day.isoformat()} is stored "
-            f"in {stored_minutes}-minute intervals; this row is a {entry.minutes}-minute interval"
-        )
-        whose = {"meter": serials[meter_id], "channel": channel}
-        result.errors.extend(
-            _error(ref, "interval-length-clash", message, **whose) for ref in entry.refs
+    clashing = _stored_lengths_of_other_days(days)
+    if clashing:
+        _mark_clashing_days(
+            result.errors,
+            clashing=clashing,
+            days=days,
+            points=items,
+            meters=meters,
+            seen=seen,
+            tz=tz,
         )
     grouped: dict[tuple[str, int, int, bool], list[tuple[int, date, _Day]]] = {}
     for (meter_id, channel, day), entry in days.items():
@@ -477,6 +473,45 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
     return result
 
 
+def _mark_clashing_days(
+    errors: list[dict[str, Any]],
+    *,
+    clashing: dict[tuple[int, str, date], int],
+    days: dict[tuple[int, str, date], _Day],
+    points: Sequence[Point],
+    meters: dict[str, tuple[int, int | None]],
+    seen: dict[tuple[int, str, datetime], str],
+    tz: ZoneInfo,
+) -> None:
+    """Leave the clashing days out of ``days`` and give each row that went into one of them
+    an ``interval-length-clash`` error (a second pass over the points of the clashing meters
+    and channels only, so a file without clashes pays nothing for it)."""
+    minutes = {key: days.pop(key).minutes for key in clashing}
+    meter_channels = {(meter_id, channel) for meter_id, channel, _ in clashing}
+    for point in points:
+        meter_id = meters[point.meter_serial][0] if point.meter_serial in meters else None
+        if meter_id is None or (meter_id, point.channel) not in meter_channels:
+            continue
+        start_utc = point.start_at.astimezone(UTC)
+        key = (meter_id, point.channel, start_utc.astimezone(tz).date())
+        # Only the rows that went into the day: not those of another length, off the grid or
+        # repeated (they have their own errors already).
+        if key not in clashing or point.minutes != minutes[key]:
+            continue
+        if seen.get((meter_id, point.channel, start_utc)) != point.ref:
+            continue
+        errors.append(
+            _error(
+                point.ref,
+                "interval-length-clash",
+                f"meter {point.meter_serial}, channel {point.channel}, local day "
+                f"{key[2].isoformat()} is stored in {clashing[key]}-minute intervals; this row "
+                f"is a {point.minutes}-minute interval",
+                **_whose(point),
+            )
+        )
+
+
 def _mark_mixed_lengths(
     errors: list[dict[str, Any]],
     other_lengths: Sequence[tuple[int, tuple[int, str, date], Point, int]],
@@ -496,8 +531,8 @@ def _mark_mixed_lengths(
             point.ref,
             "interval-lengths-mixed",
             f"meter {point.meter_serial}, channel {point.channel}, local day "
-            f"{key[2].isoformat()}: the file mixes {_lengths(mixed[key])} intervals; the meter keeps {meter_minutes} "
-            f"minutes, so this {point.minutes}-minute row is not stored",
+            f"{key[2].isoformat()}: the file mixes {_lengths(mixed[key])} intervals; the meter "
+            f"keeps {meter_minutes} minutes, so this {point.minutes}-minute row is not stored",
             **_whose(point),
         )
 
