@@ -484,8 +484,8 @@ def _mark_clashing_days(
     tz: ZoneInfo,
 ) -> None:
     """Leave the clashing days out of ``days`` and give each row that went into one of them
-    an ``interval-length-clash`` error (a second pass over the points of the clashing meters
-    and channels only, so a file without clashes pays nothing for it)."""
+    an ``interval-length-clash`` error. Called only when some day clashes: a second pass that
+    looks closer only at the points of the clashing meters and channels."""
     minutes = {key: days.pop(key).minutes for key in clashing}
     meter_channels = {(meter_id, channel) for meter_id, channel, _ in clashing}
     for point in points:

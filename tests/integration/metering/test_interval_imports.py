@@ -826,3 +826,25 @@ def test_a_day_another_session_stores_with_another_length_meanwhile_is_quarantin
         ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [7, 7, 7], None, 672),
         ("AMI-1", "kwh", date(2025, 6, 3), 30, 48, [2000, 0, 0], [0, 2, 2], 2000),
     ]
+
+
+def test_rows_of_a_clashing_day_that_are_bad_otherwise_keep_their_own_reason(point):
+    half_hour_meter()
+    text = (
+        f"{HEADER}\n"
+        "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\n"
+        "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1.5\n"
+        "AMI-1,kwh,2025-06-02T00:45:00-07:00,30,1\n"
+        "AMI-1,kwh,2025-06-02T01:00:00-07:00,15,1\n"
+    )
+    result = csv_import(text)
+    assert (result.status, result.rows_stored, result.rows_quarantined) == ("quarantined", 0, 4)
+    assert [(r[1], r[3]) for r in quarantine_rows()] == [
+        ("line 2", "interval-length-clash"),
+        ("line 3", "duplicate-row"),
+        ("line 4", "misaligned-interval"),
+        ("line 5", "interval-lengths-mixed"),
+    ]
+    assert stored_days() == [
+        ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [500, 0, 0], [0, 2, 2], 500),
+    ]
