@@ -3,7 +3,9 @@ quarter-hours of one day, 1 % of its rows bad (a mix of bad numbers, unknown met
 without a zone and duplicates), imported through ``import_interval_file`` (record, store the good
 rows, COPY the bad ones into the quarantine), beside a same-sized file of another day through
 the unrecorded ``import_head_end_csv`` (two rounds in both orders, the best time of each); then
-the same file again (idempotent replay).
+the same file again (idempotent replay); then, every 10th meter set to half-hours, a file of a day
+stored already in quarter-hours with those meters in half-hours: their rows are quarantined as
+``interval-length-clash`` and the other meters' rows merged into the stored day.
 
 Runs in its own database ``bench_interval_file``, dropped at the end.
 
@@ -73,6 +75,21 @@ def _file(meters: int, day: date) -> tuple[bytes, dict[str, int]]:
     return ("\n".join(lines) + "\n").encode(), bad
 
 
+def _clash_file(meters: int, day: date) -> tuple[bytes, int]:
+    """Every 10th meter in half-hours (48 rows), the others in quarter-hours (96 rows); returns
+    the file and the half-hour rows."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=LA)
+    lines = [HEADER]
+    half_hours = 0
+    for meter in range(1, meters + 1):
+        minutes = 30 if meter % 10 == 0 else 15
+        for index in range(24 * 60 // minutes):
+            stamp = (midnight + timedelta(minutes=minutes * index)).isoformat()
+            lines.append(f"AMI{meter:08d},kwh,{stamp},{minutes},{0.2 + (index % 5) * 0.05:.3f}")
+        half_hours += 48 if minutes == 30 else 0
+    return ("\n".join(lines) + "\n").encode(), half_hours
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -122,6 +139,24 @@ def main() -> None:
         )
         replay_seconds = time.perf_counter() - started
 
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE metering_meter SET interval_minutes = 30"
+                " WHERE right(serial, 8)::integer % 10 = 0"
+            )
+        clash_file, clashing_rows = _clash_file(meters, date(2025, 6, 2))
+        started = time.perf_counter()
+        clash = import_interval_file(
+            utility_code="sce", data=clash_file, file_format="headend", now=now
+        )
+        clash_seconds = time.perf_counter() - started
+        clash_rows = clash_file.count(b"\n") - 1
+        assert (clash.status, clash.rows_read, clash.rows_quarantined) == (
+            "quarantined",
+            clash_rows,
+            clashing_rows,
+        ), clash
+
         result = results[-1]
         with connection.cursor() as cursor:
             cursor.execute(
@@ -130,7 +165,15 @@ def main() -> None:
                 [result.import_id],
             )
             quarantined_by_reason = dict(cursor.fetchall())
-            cursor.execute("SELECT count(*) FROM metering_intervalimport")
+            cursor.execute(
+                "SELECT reason, count(*) FROM metering_quarantinedinterval"
+                " WHERE interval_import_id = %s GROUP BY reason",
+                [clash.import_id],
+            )
+            clash_by_reason = dict(cursor.fetchall())
+            cursor.execute(
+                "SELECT count(*) FROM metering_intervalimport WHERE id <> %s", [clash.import_id]
+            )
             (imports,) = cursor.fetchone()
         rows = meters * 96
         assert quarantined_by_reason == {k: v for k, v in bad.items() if v}, quarantined_by_reason
@@ -152,6 +195,11 @@ def main() -> None:
             "recorded_seconds_each": [round(t, 3) for t in recorded_times],
             "unrecorded_seconds_each": [round(t, 3) for t in plain_times],
             "replay_seconds": round(replay_seconds, 3),
+            "clash_rows": clash_rows,
+            "clash_quarantined_by_reason": clash_by_reason,
+            "clash_rows_stored": clash.rows_stored,
+            "clash_seconds": round(clash_seconds, 3),
+            "clash_rows_per_second": round(clash_rows / clash_seconds),
         }
     finally:
         from django.db import connections

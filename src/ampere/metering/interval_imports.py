@@ -10,8 +10,12 @@ committed on a separate database connection at once, so that it survives whateve
 transaction does afterwards. Only when that cannot be done (the utility itself is not committed
 yet, or the caller holds a lock the record needs: the separate connection waits at most
 ``OUTSIDE_LOCK_TIMEOUT``) is the record written in the caller's transaction and shares its fate.
-A file refused because a day is kept with another interval length is decided by the data
-already stored, so it is recorded in the import's own transaction.
+
+Interval lengths are decided row by row, never for the whole file: rows for a meter, channel
+and local day that is stored already with another interval length wait in the quarantine as
+``interval-length-clash`` (the file's other rows are stored), and so do rows of another length
+than their meter's (``interval-length-mismatch``, or ``interval-lengths-mixed`` when the file
+mixes lengths for one meter, channel and day); see ``intervals.assemble_days``.
 """
 
 from __future__ import annotations
@@ -104,9 +108,12 @@ def import_interval_file(
 ) -> IntervalImportResult:
     """Record an interval file, store its good rows and quarantine its bad ones (one row per bad
     row, inserted by COPY). A file that cannot be read as a whole is recorded as ``refused``
-    with the reason and nothing of it is stored. The same content again (same utility, format
-    and meter serial) returns the first import's result with ``replayed`` and stores nothing.
-    Raises NotFound for an unknown utility, InvalidInput for an unknown format."""
+    with the reason and nothing of it is stored; rows for days stored already with another
+    interval length are quarantined (``interval-length-clash``) and the rest stored. The same
+    content again (same utility, format and meter serial) returns the first import's result
+    with ``replayed`` and stores nothing. Raises NotFound for an unknown utility, InvalidInput
+    for an unknown format, IntervalLengthClash (nothing recorded) in the rare case that other
+    sessions keep storing clashing days while the file is stored."""
     utility_id, tz = _utility(utility_code)
     if file_format not in IntervalFileFormat.values:
         raise InvalidInput(
@@ -161,11 +168,10 @@ def import_interval_file(
         if refusal is not None or parsed is None:
             assert refusal is not None
             return _refuse(record, _header_of_unreadable(file_format, data), refusal)
-        try:
-            stored = _store(utility_id, tz, parsed.points, parsed.errors)
-        except InvalidInput as error:
-            # A day kept with another interval length: the load was rolled back as a whole.
-            return _refuse(record, parsed.header, error)
+        # Raises IntervalLengthClash (and records nothing: the claim is rolled back with the
+        # rest, so the file may be imported again) only when other sessions kept storing days
+        # of another interval length for its days while it was being stored.
+        stored = _store(utility_id, tz, parsed.points, parsed.errors)
         quarantined = _quarantine(record.id, parsed, stored.row_errors)
         record.header = parsed.header
         record.status = (

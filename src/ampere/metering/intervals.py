@@ -23,7 +23,7 @@ import psycopg.errors
 from django.db import connection, transaction
 
 from ampere.accounts.models import Utility
-from ampere.core.errors import InvalidInput, NotFound
+from ampere.core.errors import Conflict, NotFound
 from ampere.core.localtime import day_period, zone
 from ampere.metering.models import IntervalChannel, IntervalQuality
 from ampere.metering.parsing import BadFile, parse_timestamp
@@ -222,10 +222,19 @@ WHERE NOT EXISTS (SELECT 1 FROM metering_intervalday d
 """
 
 
+class IntervalLengthClash(Conflict):
+    """A day of the blocks is stored already with another interval length."""
+
+    code = "interval-length-clash"
+
+
 def load_interval_days(blocks: Sequence[DayArrays]) -> int:
     """Store day blocks: new days by direct binary COPY; when some days exist already, through
     a staging table, merging each day (a new value replaces an old one unless it is missing).
-    A day stored with another interval length is refused. Returns the values written."""
+    Raises IntervalLengthClash, and stores none of the blocks, when a day is stored with
+    another interval length (``assemble_days`` leaves such days out of a file's blocks, so
+    this guards against a day stored by another session in the meantime). Returns the values
+    written."""
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -249,7 +258,7 @@ def load_interval_days(blocks: Sequence[DayArrays]) -> int:
             )
             clash = cursor.fetchone()
             if clash is not None:
-                raise InvalidInput(
+                raise IntervalLengthClash(
                     f"meter {clash[0]} has data of another interval length on {clash[1]}",
                     field="interval_minutes",
                 )
@@ -299,15 +308,60 @@ def _meters(utility_id: int, serials: set[str]) -> dict[str, tuple[int, int | No
         return {r[0]: (r[1], r[2]) for r in cursor.fetchall()}
 
 
+_CLASHING_DAYS_SQL = """
+SELECT f.meter_id, f.channel, f.day, d.interval_minutes
+FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::smallint[])
+    AS f(meter_id, channel, day, interval_minutes)
+JOIN metering_intervalday d
+    ON d.meter_id = f.meter_id AND d.channel = f.channel AND d.day = f.day
+WHERE d.interval_minutes <> f.interval_minutes
+"""
+
+
+def _stored_lengths_of_other_days(
+    days: dict[tuple[int, str, date], _Day],
+) -> dict[tuple[int, str, date], int]:
+    """The days among ``days`` that are stored already with another interval length, and that
+    length: one query over the file's days, joined on the interval table's primary key."""
+    if not days:
+        return {}
+    keys = list(days)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLASHING_DAYS_SQL,
+            [
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+                [days[k].minutes for k in keys],
+            ],
+        )
+        return {(r[0], r[1], r[2]): r[3] for r in cursor.fetchall()}
+
+
+def _lengths(minutes: set[int]) -> str:
+    names = [f"{m}-" for m in sorted(minutes)]
+    return f"{', '.join(names[:-1])} and {names[-1]}minute"
+
+
 def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> Assembly:
     """Group points into local days per meter and channel; a point that is unknown, off the
-    interval grid, of the wrong length or a repeat is an error naming its ref."""
+    interval grid, of the wrong length or a repeat is an error naming its ref.
+
+    Interval lengths: the meter's recorded length decides row by row. A row of another length
+    is ``interval-length-mismatch``, or ``interval-lengths-mixed`` when the file also brings
+    rows of the meter's length for that meter, channel and local day (those are stored). Every
+    row of a day that is stored already with another length is ``interval-length-clash`` and
+    the day is left out (one query finds such days for the whole file); the file's other days
+    are assembled."""
     result = Assembly()
     items = list(points)
     meters = _meters(utility_id, {p.meter_serial for p in items})
     days: dict[tuple[int, str, date], _Day] = {}
     seen: dict[tuple[int, str, datetime], str] = {}
     midnight_cache: dict[date, tuple[datetime, int]] = {}
+    # Rows of another length than their meter's: (index in errors, the day's key, the point).
+    other_lengths: list[tuple[int, tuple[int, str, date], Point, int]] = []
     for point in items:
         meter = meters.get(point.meter_serial)
         if meter is None:
@@ -328,7 +382,12 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
                 )
             )
             continue
+        start_utc = point.start_at.astimezone(UTC)
+        day = start_utc.astimezone(tz).date()
         if point.minutes != meter_minutes:
+            other_lengths.append(
+                (len(result.errors), (meter_id, point.channel, day), point, meter_minutes)
+            )
             result.errors.append(
                 _error(
                     point.ref,
@@ -338,8 +397,6 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
                 )
             )
             continue
-        start_utc = point.start_at.astimezone(UTC)
-        day = start_utc.astimezone(tz).date()
         cached = midnight_cache.get(day)
         if cached is None:
             span = day_period(day, tz)
@@ -378,6 +435,18 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
             days[(meter_id, point.channel, day)] = entry
         entry.values[offset // step] = point.value
         entry.quality[offset // step] = point.quality
+    _mark_mixed_lengths(result.errors, other_lengths, days)
+    clashing = _stored_lengths_of_other_days(days)
+    if clashing:
+        _mark_clashing_days(
+            result.errors,
+            clashing=clashing,
+            days=days,
+            points=items,
+            meters=meters,
+            seen=seen,
+            tz=tz,
+        )
     grouped: dict[tuple[str, int, int, bool], list[tuple[int, date, _Day]]] = {}
     for (meter_id, channel, day), entry in days.items():
         all_valid = not any(entry.quality)
@@ -404,6 +473,70 @@ def assemble_days(*, utility_id: int, tz: ZoneInfo, points: Iterable[Point]) -> 
     return result
 
 
+def _mark_clashing_days(
+    errors: list[dict[str, Any]],
+    *,
+    clashing: dict[tuple[int, str, date], int],
+    days: dict[tuple[int, str, date], _Day],
+    points: Sequence[Point],
+    meters: dict[str, tuple[int, int | None]],
+    seen: dict[tuple[int, str, datetime], str],
+    tz: ZoneInfo,
+) -> None:
+    """Leave the clashing days out of ``days`` and give each row that went into one of them
+    an ``interval-length-clash`` error. Called only when some day clashes: a second pass that
+    looks closer only at the points of the clashing meters and channels."""
+    minutes = {key: days.pop(key).minutes for key in clashing}
+    meter_channels = {(meter_id, channel) for meter_id, channel, _ in clashing}
+    for point in points:
+        meter_id = meters[point.meter_serial][0] if point.meter_serial in meters else None
+        if meter_id is None or (meter_id, point.channel) not in meter_channels:
+            continue
+        start_utc = point.start_at.astimezone(UTC)
+        key = (meter_id, point.channel, start_utc.astimezone(tz).date())
+        # Only the rows that went into the day: not those of another length, off the grid or
+        # repeated (they have their own errors already).
+        if key not in clashing or point.minutes != minutes[key]:
+            continue
+        if seen.get((meter_id, point.channel, start_utc)) != point.ref:
+            continue
+        errors.append(
+            _error(
+                point.ref,
+                "interval-length-clash",
+                f"meter {point.meter_serial}, channel {point.channel}, local day "
+                f"{key[2].isoformat()} is stored in {clashing[key]}-minute intervals; this row "
+                f"is a {point.minutes}-minute interval",
+                **_whose(point),
+            )
+        )
+
+
+def _mark_mixed_lengths(
+    errors: list[dict[str, Any]],
+    other_lengths: Sequence[tuple[int, tuple[int, str, date], Point, int]],
+    days: dict[tuple[int, str, date], _Day],
+) -> None:
+    """A row of another length than its meter's, on a meter, channel and local day for which
+    the file also has rows of the meter's length, is ``interval-lengths-mixed`` (naming every
+    length the file has for that day) instead of ``interval-length-mismatch``."""
+    mixed: dict[tuple[int, str, date], set[int]] = {}
+    for _, key, point, meter_minutes in other_lengths:
+        if key in days:
+            mixed.setdefault(key, {meter_minutes}).add(point.minutes)
+    for index, key, point, meter_minutes in other_lengths:
+        if key not in mixed:
+            continue
+        errors[index] = _error(
+            point.ref,
+            "interval-lengths-mixed",
+            f"meter {point.meter_serial}, channel {point.channel}, local day "
+            f"{key[2].isoformat()}: the file mixes {_lengths(mixed[key])} intervals; the meter "
+            f"keeps {meter_minutes} minutes, so this {point.minutes}-minute row is not stored",
+            **_whose(point),
+        )
+
+
 def _error(
     ref: str, code: str, message: str, *, meter: str = "", channel: str = ""
 ) -> dict[str, Any]:
@@ -427,12 +560,27 @@ def _utility(code: str) -> tuple[int, ZoneInfo]:
     return row[0], zone(row[1])
 
 
+STORE_ATTEMPTS = 3
+
+
 def _store(
     utility_id: int, tz: ZoneInfo, points: list[Point], errors: list[dict[str, Any]]
 ) -> IntervalFileResult:
-    assembly = assemble_days(utility_id=utility_id, tz=tz, points=points)
-    if assembly.blocks:
-        load_interval_days(assembly.blocks)
+    """Assemble and load points; a day another session stores with another interval length
+    between the assembly and the load makes the load refuse its blocks, and the points are
+    assembled again (seeing that day now) up to ``STORE_ATTEMPTS`` times before the
+    IntervalLengthClash is raised."""
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        assembly = assemble_days(utility_id=utility_id, tz=tz, points=points)
+        if not assembly.blocks:
+            break
+        try:
+            load_interval_days(assembly.blocks)
+        except IntervalLengthClash:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            continue
+        break
     return IntervalFileResult(
         days_loaded=assembly.days,
         values_loaded=assembly.values,

@@ -516,6 +516,8 @@ class IntervalRejection(models.TextChoices):
     UNKNOWN_METER = "unknown-meter", "Unknown meter"
     NO_INTERVAL_DATA = "no-interval-data", "Meter keeps no intervals"
     INTERVAL_LENGTH_MISMATCH = "interval-length-mismatch", "Interval length of another meter"
+    INTERVAL_LENGTHS_MIXED = "interval-lengths-mixed", "File mixes interval lengths for a day"
+    INTERVAL_LENGTH_CLASH = "interval-length-clash", "Day stored with another interval length"
     MISALIGNED_INTERVAL = "misaligned-interval", "Off the interval grid"
     DUPLICATE_ROW = "duplicate-row", "Duplicate row"
 

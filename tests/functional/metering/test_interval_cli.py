@@ -1,11 +1,11 @@
-from datetime import datetime
+from datetime import date, datetime
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from ampere.metering.models import IntervalDay, IntervalImport, QuarantinedInterval
+from ampere.metering.models import IntervalDay, IntervalImport, Meter, QuarantinedInterval
 from tests.factories.metering import metered_point
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +68,28 @@ def test_a_refused_file_is_recorded_before_the_command_fails(point, tmp_path):
         "meter,start,value",
     )
     assert IntervalDay.objects.count() == 0
+
+
+def test_a_file_clashing_with_a_stored_days_length_prints_its_quarantined_rows(point, tmp_path):
+    header = "meter,channel,interval_start,interval_minutes,value\n"
+    quarter_hours = tmp_path / "quarter-hours.csv"
+    quarter_hours.write_text(header + "AMI-1,kwh,2025-06-02T00:00:00-07:00,15,0.5\n")
+    run("intervals", "import", str(quarter_hours))
+    Meter.objects.filter(serial="AMI-1").update(interval_minutes=30)
+    half_hours = tmp_path / "half-hours.csv"
+    half_hours.write_text(
+        header
+        + "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\n"
+        + "AMI-1,kwh,2025-06-03T00:00:00-07:00,30,2\n"
+    )
+    out = run("intervals", "import", str(half_hours))
+    record = IntervalImport.objects.get(file_name="half-hours.csv")
+    assert out.splitlines() == [
+        f"import {record.id}: 2 rows read, 1 stored (1 values in 1 meter-days), 1 quarantined",
+        "  line 2: interval-length-clash: meter AMI-1, channel kwh, local day 2025-06-02 is "
+        "stored in 15-minute intervals; this row is a 30-minute interval",
+    ]
+    assert list(IntervalDay.objects.order_by("day").values_list("day", "interval_minutes")) == [
+        (date(2025, 6, 2), 15),
+        (date(2025, 6, 3), 30),
+    ]

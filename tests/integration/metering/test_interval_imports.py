@@ -1,12 +1,16 @@
+import threading
+import time
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from ampere.core.errors import InvalidInput
-from ampere.metering import interval_imports, queries
+from ampere.metering import interval_imports, intervals, queries
 from ampere.metering.models import IntervalDay, IntervalImport, Meter, QuarantinedInterval
+from ampere.metering.types import IntervalImportResult
 from tests.factories.metering import metered_point
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +167,7 @@ def test_many_bad_rows_of_one_file_are_quarantined_in_file_order(point):
         (2, "line 2", "AMI-9,kwh,2025-06-02T00:15:00-07:00,15,0.5", "unknown-meter"),
         (5, "line 5", '"AMI-1","kwh","2025-06-02T00:30:00","15",', "timestamp-without-zone"),
         (6, "line 6", "AMI-1,kwh,2025-06-02T01:05:00-07:00,15,0.5", "misaligned-interval"),
-        (7, "line 7", "AMI-1,kwh,2025-06-02T01:30:00-07:00,30,0.5", "interval-length-mismatch"),
+        (7, "line 7", "AMI-1,kwh,2025-06-02T01:30:00-07:00,30,0.5", "interval-lengths-mixed"),
     ]
 
 
@@ -511,18 +515,336 @@ def test_a_refused_file_stays_recorded_when_the_callers_transaction_fails(point)
     assert (again.status, again.replayed, again.rows_stored) == ("stored", False, 1)
 
 
-def test_a_file_clashing_with_days_of_another_interval_length_is_refused_whole(point):
+CLASH = (
+    "meter AMI-1, channel kwh, local day 2025-06-02 is stored in 15-minute intervals; "
+    "this row is a 30-minute interval"
+)
+
+
+@pytest.fixture
+def second_point(point):
+    return metered_point(
+        utility_code="sce",
+        serial="AMI-2",
+        kind="smart",
+        digits=6,
+        interval_minutes=15,
+        installed_at=datetime(2025, 1, 1, tzinfo=LA),
+    ).service_point_id
+
+
+def stored_days():
+    return [
+        (serial, channel, day, minutes, len(values), values[:3], quality and quality[:3], total)
+        for serial, channel, day, minutes, values, quality, total in IntervalDay.objects.order_by(
+            "meter__serial", "channel", "day"
+        ).values_list(
+            "meter__serial", "channel", "day", "interval_minutes", "values", "quality", "total"
+        )
+    ]
+
+
+def half_hour_meter():
+    """AMI-1 keeps 2025-06-02 in quarter-hours, then is set to half-hours."""
     csv_import(f"{HEADER}\n{GOOD}\n", name="quarter-hours.csv")
     Meter.objects.filter(serial="AMI-1").update(interval_minutes=30)
-    meter_id = Meter.objects.get(serial="AMI-1").id
-    text = f"{HEADER}\nAMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\nAMI-9,kwh,{GOOD[10:]}\n"
-    result = csv_import(text, name="half-hours.csv")
-    assert (result.status, result.reason, result.rows_read, result.rows_quarantined) == (
-        "refused",
-        f"interval_minutes: meter {meter_id} has data of another interval length on 2025-06-02",
-        0,
-        0,
-    )
+
+
+CLASHING_FILE = (
+    f"{HEADER}\n"
+    "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\n"
+    "AMI-2,kwh,2025-06-02T00:00:00-07:00,15,0.125\n"
+    "AMI-1,kwh,2025-06-03T00:00:00-07:00,30,2\n"
+    "AMI-1,kwh,2025-06-02T01:00:00-07:00,30,1.5\n"
+    "AMI-2,kwh,2025-06-02T00:15:00-07:00,15,0.375\n"
+)
+
+
+def test_rows_for_days_stored_with_another_length_are_quarantined_and_the_rest_stored(
+    point, second_point
+):
+    half_hour_meter()
+    result = csv_import(CLASHING_FILE, name="half-hours.csv")
+    assert (
+        result.status,
+        result.reason,
+        result.rows_read,
+        result.rows_stored,
+        result.rows_quarantined,
+        result.days_loaded,
+        result.values_loaded,
+    ) == ("quarantined", "", 5, 3, 2, 2, 3)
     assert IntervalImport.objects.get(id=result.import_id).header == HEADER
-    assert stored_day() == (date(2025, 6, 2), [500, 0, 0], [0, 2, 2], 500)
-    assert QuarantinedInterval.objects.count() == 0
+    assert stored_days() == [
+        ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [500, 0, 0], [0, 2, 2], 500),
+        ("AMI-1", "kwh", date(2025, 6, 3), 30, 48, [2000, 0, 0], [0, 2, 2], 2000),
+        ("AMI-2", "kwh", date(2025, 6, 2), 15, 96, [125, 375, 0], [0, 0, 2], 500),
+    ]
+    assert quarantine_rows() == [
+        (
+            2,
+            "line 2",
+            "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1",
+            "interval-length-clash",
+            CLASH,
+            "AMI-1",
+            "kwh",
+            "open",
+        ),
+        (
+            5,
+            "line 5",
+            "AMI-1,kwh,2025-06-02T01:00:00-07:00,30,1.5",
+            "interval-length-clash",
+            CLASH,
+            "AMI-1",
+            "kwh",
+            "open",
+        ),
+    ]
+    before = (stored_days(), quarantine_rows())
+    again = csv_import(CLASHING_FILE, name="half-hours-again.csv", now=LATER)
+    assert (again.import_id, again.replayed, again.status) == (
+        result.import_id,
+        True,
+        "quarantined",
+    )
+    assert (again.rows_read, again.rows_stored, again.rows_quarantined) == (5, 3, 2)
+    assert (stored_days(), quarantine_rows()) == before
+    assert IntervalImport.objects.count() == 2
+
+
+def test_finding_clashing_days_takes_the_same_queries_for_few_rows_or_many(point, second_point):
+    half_hour_meter()
+
+    def queries_for(rows: int, first_day: int) -> int:
+        # The clashing row, then AMI-1 in half-hours and AMI-2 in quarter-hours, a row each per
+        # day from first_day (the files' days do not meet, so both are loaded by direct COPY).
+        lines = [
+            "AMI-1,kwh,2025-06-02T00:00:00-07:00,30,1",
+            *(
+                f"AMI-{1 + n % 2},kwh,2025-06-{first_day + n // 2:02d}T00:00:00-07:00,"
+                f"{(30, 15)[n % 2]},1"
+                for n in range(rows)
+            ),
+        ]
+        with CaptureQueriesContext(connection) as captured:
+            result = csv_import("\n".join([HEADER, *lines]) + "\n")
+        assert (result.rows_stored, result.rows_quarantined) == (rows, 1)
+        return len(captured.captured_queries)
+
+    assert queries_for(4, 3) == queries_for(40, 10) == 13
+
+
+def test_a_file_mixing_interval_lengths_for_a_day_stores_the_meters_length_only(point):
+    text = (
+        f"{HEADER}\n"
+        f"{GOOD}\n"
+        "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\n"
+        "AMI-1,kwh,2025-06-02T00:15:00-07:00,15,0.25\n"
+        "AMI-1,kwh,2025-06-02T01:00:00-07:00,60,2\n"
+        "AMI-1,kwh,2025-06-03T00:00:00-07:00,30,1\n"
+    )
+    result = csv_import(text)
+    assert (
+        result.status,
+        result.rows_read,
+        result.rows_stored,
+        result.rows_quarantined,
+        result.days_loaded,
+        result.values_loaded,
+    ) == ("quarantined", 5, 2, 3, 1, 2)
+    assert stored_days() == [
+        ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [500, 250, 0], [0, 0, 2], 750),
+    ]
+    mixed = (
+        "meter AMI-1, channel kwh, local day 2025-06-02: "
+        "the file mixes 15-, 30- and 60-minute intervals"
+    )
+    assert [(r[0], r[3], r[4]) for r in quarantine_rows()] == [
+        (
+            3,
+            "interval-lengths-mixed",
+            f"{mixed}; the meter keeps 15 minutes, so this 30-minute row is not stored",
+        ),
+        (
+            5,
+            "interval-lengths-mixed",
+            f"{mixed}; the meter keeps 15 minutes, so this 60-minute row is not stored",
+        ),
+        (6, "interval-length-mismatch", "30-minute interval for a meter of 15 minutes"),
+    ]
+
+
+def test_a_green_button_file_for_a_day_stored_with_another_length_is_quarantined(point):
+    Meter.objects.filter(serial="AMI-1").update(interval_minutes=30)
+    csv_import(f"{HEADER}\nAMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\n")
+    Meter.objects.filter(serial="AMI-1").update(interval_minutes=15)
+    result = interval_imports.import_interval_file(
+        utility_code="sce", data=GREEN_BUTTON.encode(), file_format="greenbutton", now=NOW
+    )
+    assert (result.status, result.rows_read, result.rows_stored, result.rows_quarantined) == (
+        "quarantined",
+        4,
+        0,
+        4,
+    )
+    clash = (
+        "meter AMI-1, channel kwh, local day 2025-06-02 is stored in 30-minute intervals; "
+        "this row is a 15-minute interval"
+    )
+    assert [(r[1], r[3], r[4]) for r in quarantine_rows()] == [
+        ("entry 3 reading 1", "interval-length-clash", clash),
+        ("entry 3 reading 2", "bad-structure", "no timePeriod start or no value"),
+        ("entry 3 reading 3", "bad-number", "start, duration and value must be integers"),
+        ("entry 3 reading 4", "interval-length-clash", clash),
+    ]
+    assert stored_days() == [
+        ("AMI-1", "kwh", date(2025, 6, 2), 30, 48, [0, 1000, 0], [2, 0, 2], 1000),
+    ]
+
+
+def test_correcting_a_clashing_row_is_refused_while_the_day_keeps_the_other_length(
+    point, second_point
+):
+    half_hour_meter()
+    csv_import(CLASHING_FILE)
+    row = QuarantinedInterval.objects.get(row_number=2)
+    before = stored_days()
+    for raw in (row.raw, "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1.25"):
+        with pytest.raises(interval_imports.IntervalCorrectionRefused) as refused:
+            interval_imports.correct_quarantined_interval(
+                quarantine_id=row.id, raw=raw, by="staff:clerk", now=LATER
+            )
+        assert str(refused.value) == f"raw: interval-length-clash: {CLASH}"
+    assert stored_days() == before
+    row.refresh_from_db()
+    assert (row.status, row.corrected_raw, row.resolved_at) == ("open", "", None)
+    # Once the day holds half-hours (here: the quarter-hour day is gone), the row is stored.
+    IntervalDay.objects.filter(meter__serial="AMI-1", day=date(2025, 6, 2)).delete()
+    stored = interval_imports.correct_quarantined_interval(
+        quarantine_id=row.id, raw=row.raw, by="staff:clerk", now=LATER
+    )
+    assert (stored.days_loaded, stored.values_loaded, stored.row_errors) == (1, 1, ())
+    assert stored_days()[0] == (
+        "AMI-1",
+        "kwh",
+        date(2025, 6, 2),
+        30,
+        48,
+        [0, 1000, 0],
+        [2, 0, 2],
+        1000,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("attempts", [3, 1])
+def test_a_day_another_session_stores_with_another_length_meanwhile_is_quarantined(
+    point, attempts, monkeypatch
+):
+    """Another session stores AMI-1's 2025-06-02 in quarter-hours after the import looked for
+    clashing days and before it loads: the load meets that day, and the import assembles the
+    file again and quarantines that day's rows instead of refusing the file. With no attempt
+    left the import raises and records nothing, so the file may simply be imported again."""
+    monkeypatch.setattr(intervals, "STORE_ATTEMPTS", attempts)
+    Meter.objects.filter(serial="AMI-1").update(interval_minutes=30)
+    meter_id = Meter.objects.get(serial="AMI-1").id
+    text = (
+        f"{HEADER}\n"
+        "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\n"
+        "AMI-1,kwh,2025-06-03T00:00:00-07:00,30,2\n"
+    )
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    outcome: list[object] = []
+
+    def import_file() -> None:
+        try:
+            outcome.append(csv_import(text))
+        except Exception as error:
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute(
+                "INSERT INTO metering_intervalday (meter_id, channel, day, interval_minutes, "
+                "values, quality, total, peak, running_totals) VALUES "
+                "(%s, 'kwh', '2025-06-02', 15, array_fill(7, ARRAY[96]), NULL, 672, 7, NULL)",
+                [meter_id],
+            )
+            importer = threading.Thread(target=import_file)
+            importer.start()
+            # The import waits for the other session's uncommitted day (its COPY meets the key).
+            for _ in range(500):
+                with connection.cursor() as watch:  # outside a transaction: fresh statistics
+                    watch.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    )
+                    if watch.fetchone()[0]:
+                        break
+                time.sleep(0.01)
+            else:
+                cursor.execute("ROLLBACK")
+                pytest.fail("the import never waited for the other session")
+            cursor.execute("COMMIT")
+        importer.join(timeout=30)
+    finally:
+        other.close()
+    (result,) = outcome
+    if attempts == 1:
+        assert isinstance(result, intervals.IntervalLengthClash)
+        assert str(result) == (
+            f"interval_minutes: meter {meter_id} has data of another interval length on 2025-06-02"
+        )
+        assert (IntervalImport.objects.count(), IntervalDay.objects.count()) == (0, 1)
+        result = csv_import(text)
+    assert isinstance(result, IntervalImportResult)
+    assert (result.status, result.rows_read, result.rows_stored, result.rows_quarantined) == (
+        "quarantined",
+        2,
+        1,
+        1,
+    )
+    assert (result.days_loaded, result.values_loaded) == (1, 1)
+    assert quarantine_rows() == [
+        (
+            2,
+            "line 2",
+            "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1",
+            "interval-length-clash",
+            CLASH,
+            "AMI-1",
+            "kwh",
+            "open",
+        )
+    ]
+    assert stored_days() == [
+        ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [7, 7, 7], None, 672),
+        ("AMI-1", "kwh", date(2025, 6, 3), 30, 48, [2000, 0, 0], [0, 2, 2], 2000),
+    ]
+
+
+def test_rows_of_a_clashing_day_that_are_bad_otherwise_keep_their_own_reason(point):
+    half_hour_meter()
+    text = (
+        f"{HEADER}\n"
+        "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1\n"
+        "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1.5\n"
+        "AMI-1,kwh,2025-06-02T00:45:00-07:00,30,1\n"
+        "AMI-1,kwh,2025-06-02T01:00:00-07:00,15,1\n"
+    )
+    result = csv_import(text)
+    assert (result.status, result.rows_stored, result.rows_quarantined) == ("quarantined", 0, 4)
+    assert [(r[1], r[3]) for r in quarantine_rows()] == [
+        ("line 2", "interval-length-clash"),
+        ("line 3", "duplicate-row"),
+        ("line 4", "misaligned-interval"),
+        ("line 5", "interval-lengths-mixed"),
+    ]
+    assert stored_days() == [
+        ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [500, 0, 0], [0, 2, 2], 500),
+    ]

@@ -137,7 +137,7 @@ def test_bad_rows_are_reported_and_good_rows_stored(point):
         ("line 3", "unknown-meter"),
         ("line 6", "duplicate-row"),
         ("line 7", "misaligned-interval"),
-        ("line 9", "interval-length-mismatch"),
+        ("line 9", "interval-lengths-mixed"),
     ]
     stored = IntervalDay.objects.get()
     assert (stored.values[0], stored.values[7], stored.total) == (500, 750, 1250)
