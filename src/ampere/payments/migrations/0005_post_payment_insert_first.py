@@ -99,16 +99,13 @@ BEGIN
     IF v_refusal IS NOT NULL OR NOT FOUND THEN
         -- Refused, or the channel's transaction id is taken: nothing is written. An id seen
         -- before is answered as replayed (the same payment) or reused (another one), whatever
-        -- is owed now. (Ordered as the unique index is, so that a plan made while the table
-        -- was small reads by it.)
+        -- is owed now.
         o_entry_id := NULL;
         o_balance_after := NULL;
         SELECT p.id, p.account_id, p.amount, p.currency
         INTO o_payment_id, o_other_account_id, o_other_amount, o_other_currency
         FROM payments_payment p
-        WHERE p.channel_id = p_channel_id AND p.external_reference = p_transaction_id
-        ORDER BY p.channel_id, p.external_reference
-        LIMIT 1;
+        WHERE p.channel_id = p_channel_id AND p.external_reference = p_transaction_id;
         IF FOUND THEN
             o_outcome := CASE
                 WHEN o_other_account_id = o_account_id AND o_other_amount = p_amount
