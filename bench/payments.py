@@ -15,7 +15,8 @@ a scratch database with as many clients, measured in the same run.
     .venv/bin/python bench/payments.py [--quick] [--accounts N] [--seconds S]
         [--workers W --threads T] [--no-production] [--commit-delay US]
 
-The server is `ampere serve --production` (2 workers x 2 threads on two cores); the run database
+The server is `ampere serve --production` (2 workers x 4 threads on two cores), loaded by 16
+connections (8 kept 2 cores short of work: each waits for its commit's flush); the run database
 commits in groups as Ampere's embedded server does (commit_delay 200 microseconds). The database
 server is AMPERE_BENCH_POSTGRES (default 127.0.0.1:5432), the databases' names start with
 AMPERE_BENCH_DB (default ampere_bench_payments). A server shared with other work, or
@@ -872,9 +873,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int)
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
-    parser.add_argument("--connections", type=int, default=8, help="connections in all")
+    parser.add_argument("--connections", type=int, default=16, help="connections in all")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=2, help="WSGI threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="WSGI threads per worker")
     parser.add_argument(
         "--no-production",
         dest="production",
