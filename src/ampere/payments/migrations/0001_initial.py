@@ -9,988 +9,394 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("accounts", "0002_ledger_allocation"),
+        ('accounts', '0002_ledger_allocation'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="DirectDebitCollection",
+            name='DirectDebitCollection',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("due_on", models.DateField()),
-                ("amount", models.DecimalField(decimal_places=2, max_digits=18)),
-                ("currency", models.CharField(max_length=3)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("collected", "Collected"), ("skipped", "Skipped (see reason)")],
-                        max_length=10,
-                    ),
-                ),
-                ("reason", models.CharField(blank=True, max_length=200)),
-                ("created_at", models.DateTimeField()),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('due_on', models.DateField()),
+                ('amount', models.DecimalField(decimal_places=2, max_digits=18)),
+                ('currency', models.CharField(max_length=3)),
+                ('status', models.CharField(choices=[('collected', 'Collected'), ('skipped', 'Skipped (see reason)')], max_length=10)),
+                ('reason', models.CharField(blank=True, max_length=200)),
+                ('created_at', models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name="Channel",
+            name='Channel',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("code", models.SlugField(max_length=40, unique=True)),
-                ("name", models.CharField(max_length=200)),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("bank", "Bank or payment network (bill look-up API)"),
-                            ("gateway", "Portal payments through a payment gateway"),
-                            ("direct_debit", "Autopay: direct-debit mandates"),
-                            ("pos", "Field POS handhelds"),
-                            ("counter", "Cashiers at a counter"),
-                            ("lockbox", "Lockbox and mailed payments"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("partner_code", models.SlugField(blank=True, max_length=40)),
-                ("accepts_credit_on_account", models.BooleanField(default=False)),
-                ("reversal_fee", models.DecimalField(decimal_places=2, default=0, max_digits=18)),
-                ("gateway", models.CharField(blank=True, max_length=20)),
-                ("is_active", models.BooleanField(default=True)),
-                (
-                    "utility",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, to="accounts.utility"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.SlugField(max_length=40, unique=True)),
+                ('name', models.CharField(max_length=200)),
+                ('kind', models.CharField(choices=[('bank', 'Bank or payment network (bill look-up API)'), ('gateway', 'Portal payments through a payment gateway'), ('direct_debit', 'Autopay: direct-debit mandates'), ('pos', 'Field POS handhelds'), ('counter', 'Cashiers at a counter'), ('lockbox', 'Lockbox and mailed payments')], max_length=16)),
+                ('partner_code', models.SlugField(blank=True, max_length=40)),
+                ('accepts_credit_on_account', models.BooleanField(default=False)),
+                ('reversal_fee', models.DecimalField(decimal_places=2, default=0, max_digits=18)),
+                ('gateway', models.CharField(blank=True, max_length=20)),
+                ('is_active', models.BooleanField(default=True)),
+                ('utility', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='accounts.utility')),
             ],
         ),
         migrations.CreateModel(
-            name="CollectedItem",
+            name='CollectedItem',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("amount", models.DecimalField(decimal_places=2, max_digits=18)),
-                (
-                    "debit_entry",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.ledgerentry",
-                    ),
-                ),
-                (
-                    "collection",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="items",
-                        to="payments.directdebitcollection",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('amount', models.DecimalField(decimal_places=2, max_digits=18)),
+                ('debit_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.ledgerentry')),
+                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='payments.directdebitcollection')),
             ],
         ),
         migrations.CreateModel(
-            name="Mandate",
+            name='Mandate',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("reference", models.CharField(max_length=64)),
-                ("payer_name", models.CharField(max_length=120)),
-                ("payer_bank_account", models.CharField(max_length=40)),
-                (
-                    "max_amount",
-                    models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True),
-                ),
-                ("valid_period", django.contrib.postgres.fields.ranges.DateRangeField()),
-                ("signed_at", models.DateTimeField()),
-                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="mandates",
-                        to="accounts.account",
-                    ),
-                ),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, to="payments.channel"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('reference', models.CharField(max_length=64)),
+                ('payer_name', models.CharField(max_length=120)),
+                ('payer_bank_account', models.CharField(max_length=40)),
+                ('max_amount', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True)),
+                ('valid_period', django.contrib.postgres.fields.ranges.DateRangeField()),
+                ('signed_at', models.DateTimeField()),
+                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='mandates', to='accounts.account')),
+                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='payments.channel')),
             ],
         ),
         migrations.AddField(
-            model_name="directdebitcollection",
-            name="mandate",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="collections",
-                to="payments.mandate",
-            ),
+            model_name='directdebitcollection',
+            name='mandate',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='collections', to='payments.mandate'),
         ),
         migrations.CreateModel(
-            name="Payment",
+            name='Payment',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("external_reference", models.CharField(max_length=64)),
-                ("account_number_given", models.CharField(max_length=40)),
-                ("amount", models.DecimalField(decimal_places=2, max_digits=18)),
-                ("currency", models.CharField(max_length=3)),
-                (
-                    "method",
-                    models.CharField(
-                        choices=[
-                            ("bank_transfer", "Bank transfer"),
-                            ("card", "Card"),
-                            ("wallet", "E-wallet"),
-                            ("cash", "Cash"),
-                            ("cheque", "Cheque"),
-                            ("direct_debit", "Direct debit"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("received_at", models.DateTimeField()),
-                ("value_date", models.DateField()),
-                ("posted_at", models.DateTimeField()),
-                ("bill_reference", models.CharField(blank=True, max_length=64)),
-                ("collected_by", models.CharField(blank=True, max_length=64)),
-                ("device", models.CharField(blank=True, max_length=64)),
-                ("balance_after", models.DecimalField(decimal_places=2, max_digits=18)),
-                ("created_by", models.CharField(max_length=64)),
-                (
-                    "account",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="payments",
-                        to="accounts.account",
-                    ),
-                ),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        to="payments.channel",
-                    ),
-                ),
-                (
-                    "ledger_entry",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.ledgerentry",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('external_reference', models.CharField(max_length=64)),
+                ('account_number_given', models.CharField(max_length=40)),
+                ('amount', models.DecimalField(decimal_places=2, max_digits=18)),
+                ('currency', models.CharField(max_length=3)),
+                ('method', models.CharField(choices=[('bank_transfer', 'Bank transfer'), ('card', 'Card'), ('wallet', 'E-wallet'), ('cash', 'Cash'), ('cheque', 'Cheque'), ('direct_debit', 'Direct debit')], max_length=16)),
+                ('received_at', models.DateTimeField()),
+                ('value_date', models.DateField()),
+                ('posted_at', models.DateTimeField()),
+                ('bill_reference', models.CharField(blank=True, max_length=64)),
+                ('collected_by', models.CharField(blank=True, max_length=64)),
+                ('device', models.CharField(blank=True, max_length=64)),
+                ('balance_after', models.DecimalField(decimal_places=2, max_digits=18)),
+                ('created_by', models.CharField(max_length=64)),
+                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='accounts.account')),
+                ('channel', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, to='payments.channel')),
+                ('ledger_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.ledgerentry')),
             ],
         ),
         migrations.AddField(
-            model_name="directdebitcollection",
-            name="payment",
-            field=models.OneToOneField(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="collection",
-                to="payments.payment",
-            ),
+            model_name='directdebitcollection',
+            name='payment',
+            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='collection', to='payments.payment'),
         ),
         migrations.CreateModel(
-            name="Checkout",
+            name='Checkout',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("reference", models.CharField(max_length=40, unique=True)),
-                ("gateway_session", models.CharField(max_length=400)),
-                ("amount", models.DecimalField(decimal_places=2, max_digits=18)),
-                ("currency", models.CharField(max_length=3)),
-                ("return_url", models.CharField(blank=True, max_length=400)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("open", "Waiting for the customer"),
-                            ("paid", "Paid"),
-                            ("failed", "Failed or declined"),
-                        ],
-                        default="open",
-                        max_length=8,
-                    ),
-                ),
-                ("failure_reason", models.CharField(blank=True, max_length=200)),
-                ("created_at", models.DateTimeField()),
-                ("completed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.account",
-                    ),
-                ),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, to="payments.channel"
-                    ),
-                ),
-                (
-                    "payment",
-                    models.OneToOneField(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="checkout",
-                        to="payments.payment",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('reference', models.CharField(max_length=40, unique=True)),
+                ('gateway_session', models.CharField(max_length=400)),
+                ('amount', models.DecimalField(decimal_places=2, max_digits=18)),
+                ('currency', models.CharField(max_length=3)),
+                ('return_url', models.CharField(blank=True, max_length=400)),
+                ('status', models.CharField(choices=[('open', 'Waiting for the customer'), ('paid', 'Paid'), ('failed', 'Failed or declined')], default='open', max_length=8)),
+                ('failure_reason', models.CharField(blank=True, max_length=200)),
+                ('created_at', models.DateTimeField()),
+                ('completed_at', models.DateTimeField(blank=True, null=True)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.account')),
+                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='payments.channel')),
+                ('payment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='checkout', to='payments.payment')),
             ],
         ),
         migrations.CreateModel(
-            name="PaymentFile",
+            name='PaymentFile',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("lockbox", "Lockbox or mail payments"),
-                            ("settlement", "Bank settlement"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                ("name", models.CharField(max_length=200)),
-                ("sha256", models.CharField(max_length=64)),
-                ("business_date", models.DateField(blank=True, null=True)),
-                ("row_count", models.PositiveIntegerField()),
-                ("received_at", models.DateTimeField()),
-                ("created_by", models.CharField(max_length=64)),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, to="payments.channel"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('lockbox', 'Lockbox or mail payments'), ('settlement', 'Bank settlement')], max_length=12)),
+                ('name', models.CharField(max_length=200)),
+                ('sha256', models.CharField(max_length=64)),
+                ('business_date', models.DateField(blank=True, null=True)),
+                ('row_count', models.PositiveIntegerField()),
+                ('received_at', models.DateTimeField()),
+                ('created_by', models.CharField(max_length=64)),
+                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='payments.channel')),
             ],
         ),
         migrations.CreateModel(
-            name="LockboxRow",
+            name='LockboxRow',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("line_number", models.PositiveIntegerField()),
-                ("raw", models.TextField()),
-                ("reference", models.CharField(blank=True, max_length=64)),
-                ("account_number", models.CharField(blank=True, max_length=40)),
-                (
-                    "amount",
-                    models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True),
-                ),
-                ("paid_on", models.DateField(blank=True, null=True)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("posted", "Posted"),
-                            ("duplicate", "Posted before (original returned)"),
-                            ("quarantined", "Waiting for a person"),
-                            ("released", "Corrected and posted"),
-                            ("rejected", "Rejected by a person"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                ("field", models.CharField(blank=True, max_length=40)),
-                ("reason", models.CharField(blank=True, max_length=300)),
-                ("resolved_at", models.DateTimeField(blank=True, null=True)),
-                ("resolved_by", models.CharField(blank=True, max_length=64)),
-                (
-                    "payment",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="payments.payment",
-                    ),
-                ),
-                (
-                    "file",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="lockbox_rows",
-                        to="payments.paymentfile",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('line_number', models.PositiveIntegerField()),
+                ('raw', models.TextField()),
+                ('reference', models.CharField(blank=True, max_length=64)),
+                ('account_number', models.CharField(blank=True, max_length=40)),
+                ('amount', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True)),
+                ('paid_on', models.DateField(blank=True, null=True)),
+                ('status', models.CharField(choices=[('posted', 'Posted'), ('duplicate', 'Posted before (original returned)'), ('quarantined', 'Waiting for a person'), ('released', 'Corrected and posted'), ('rejected', 'Rejected by a person')], max_length=12)),
+                ('field', models.CharField(blank=True, max_length=40)),
+                ('reason', models.CharField(blank=True, max_length=300)),
+                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                ('resolved_by', models.CharField(blank=True, max_length=64)),
+                ('payment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='payments.payment')),
+                ('file', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lockbox_rows', to='payments.paymentfile')),
             ],
         ),
         migrations.CreateModel(
-            name="PaymentReversal",
+            name='PaymentReversal',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("recall", "Recalled by the bank"),
-                            ("bounce", "Direct debit returned unpaid"),
-                            ("chargeback", "Card chargeback"),
-                            ("error", "Posted in error"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                ("reason", models.CharField(max_length=200)),
-                ("external_reference", models.CharField(blank=True, max_length=64)),
-                ("reversed_at", models.DateTimeField()),
-                ("created_by", models.CharField(max_length=64)),
-                (
-                    "fee_entry",
-                    models.OneToOneField(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.ledgerentry",
-                    ),
-                ),
-                (
-                    "payment",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="reversal",
-                        to="payments.payment",
-                    ),
-                ),
-                (
-                    "reversal_entry",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.ledgerentry",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('recall', 'Recalled by the bank'), ('bounce', 'Direct debit returned unpaid'), ('chargeback', 'Card chargeback'), ('error', 'Posted in error')], max_length=12)),
+                ('reason', models.CharField(max_length=200)),
+                ('external_reference', models.CharField(blank=True, max_length=64)),
+                ('reversed_at', models.DateTimeField()),
+                ('created_by', models.CharField(max_length=64)),
+                ('fee_entry', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.ledgerentry')),
+                ('payment', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='reversal', to='payments.payment')),
+                ('reversal_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.ledgerentry')),
             ],
         ),
         migrations.CreateModel(
-            name="PaymentTransfer",
+            name='PaymentTransfer',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("reason", models.CharField(max_length=200)),
-                ("transferred_at", models.DateTimeField()),
-                ("created_by", models.CharField(max_length=64)),
-                (
-                    "in_entry",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.ledgerentry",
-                    ),
-                ),
-                (
-                    "out_entry",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.ledgerentry",
-                    ),
-                ),
-                (
-                    "payment",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="transfer",
-                        to="payments.payment",
-                    ),
-                ),
-                (
-                    "to_account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.account",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('reason', models.CharField(max_length=200)),
+                ('transferred_at', models.DateTimeField()),
+                ('created_by', models.CharField(max_length=64)),
+                ('in_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.ledgerentry')),
+                ('out_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.ledgerentry')),
+                ('payment', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='transfer', to='payments.payment')),
+                ('to_account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.account')),
             ],
         ),
         migrations.CreateModel(
-            name="Refund",
+            name='Refund',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("reference", models.CharField(max_length=64, unique=True)),
-                ("amount", models.DecimalField(decimal_places=2, max_digits=18)),
-                ("currency", models.CharField(max_length=3)),
-                (
-                    "method",
-                    models.CharField(
-                        choices=[
-                            ("bank_transfer", "Bank transfer"),
-                            ("cheque", "Cheque"),
-                            ("cash", "Cash"),
-                        ],
-                        max_length=16,
-                    ),
-                ),
-                ("payee", models.CharField(max_length=120)),
-                ("reason", models.CharField(max_length=200)),
-                ("refunded_at", models.DateTimeField()),
-                ("created_by", models.CharField(max_length=64)),
-                (
-                    "account",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="refunds",
-                        to="accounts.account",
-                    ),
-                ),
-                (
-                    "ledger_entry",
-                    models.OneToOneField(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="accounts.ledgerentry",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('reference', models.CharField(max_length=64, unique=True)),
+                ('amount', models.DecimalField(decimal_places=2, max_digits=18)),
+                ('currency', models.CharField(max_length=3)),
+                ('method', models.CharField(choices=[('bank_transfer', 'Bank transfer'), ('cheque', 'Cheque'), ('cash', 'Cash')], max_length=16)),
+                ('payee', models.CharField(max_length=120)),
+                ('reason', models.CharField(max_length=200)),
+                ('refunded_at', models.DateTimeField()),
+                ('created_by', models.CharField(max_length=64)),
+                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='accounts.account')),
+                ('ledger_entry', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='accounts.ledgerentry')),
             ],
         ),
         migrations.CreateModel(
-            name="SettlementLine",
+            name='SettlementLine',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("line_number", models.PositiveIntegerField()),
-                ("raw", models.TextField()),
-                ("external_reference", models.CharField(blank=True, max_length=64)),
-                ("account_number", models.CharField(blank=True, max_length=40)),
-                (
-                    "amount",
-                    models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True),
-                ),
-                ("currency", models.CharField(blank=True, max_length=3)),
-                ("problem", models.CharField(blank=True, max_length=300)),
-                (
-                    "file",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="settlement_lines",
-                        to="payments.paymentfile",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('line_number', models.PositiveIntegerField()),
+                ('raw', models.TextField()),
+                ('external_reference', models.CharField(blank=True, max_length=64)),
+                ('account_number', models.CharField(blank=True, max_length=40)),
+                ('amount', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True)),
+                ('currency', models.CharField(blank=True, max_length=3)),
+                ('problem', models.CharField(blank=True, max_length=300)),
+                ('file', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='settlement_lines', to='payments.paymentfile')),
             ],
         ),
         migrations.CreateModel(
-            name="ReconciliationItem",
+            name='ReconciliationItem',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "kind",
-                    models.CharField(
-                        choices=[
-                            ("matched", "Matched"),
-                            ("mismatched", "Posted, but differs from the bank"),
-                            ("missing", "Posted, not in the bank's file"),
-                            ("extra", "In the bank's file, never posted"),
-                            ("unreadable", "Line could not be read"),
-                        ],
-                        max_length=12,
-                    ),
-                ),
-                ("detail", models.CharField(blank=True, max_length=300)),
-                ("resolved_at", models.DateTimeField(blank=True, null=True)),
-                ("resolved_by", models.CharField(blank=True, max_length=64)),
-                ("resolution", models.CharField(blank=True, max_length=300)),
-                (
-                    "file",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="reconciliation",
-                        to="payments.paymentfile",
-                    ),
-                ),
-                (
-                    "payment",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="payments.payment",
-                    ),
-                ),
-                (
-                    "line",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="payments.settlementline",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('kind', models.CharField(choices=[('matched', 'Matched'), ('mismatched', 'Posted, but differs from the bank'), ('missing', "Posted, not in the bank's file"), ('extra', "In the bank's file, never posted"), ('unreadable', 'Line could not be read')], max_length=12)),
+                ('detail', models.CharField(blank=True, max_length=300)),
+                ('resolved_at', models.DateTimeField(blank=True, null=True)),
+                ('resolved_by', models.CharField(blank=True, max_length=64)),
+                ('resolution', models.CharField(blank=True, max_length=300)),
+                ('file', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reconciliation', to='payments.paymentfile')),
+                ('payment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='payments.payment')),
+                ('line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='payments.settlementline')),
             ],
         ),
         migrations.CreateModel(
-            name="TillSession",
+            name='TillSession',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("cashier", models.CharField(max_length=64)),
-                ("counter_code", models.CharField(max_length=32)),
-                ("currency", models.CharField(max_length=3)),
-                ("opening_float", models.DecimalField(decimal_places=2, max_digits=18)),
-                ("opened_at", models.DateTimeField()),
-                ("closed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "expected_cash",
-                    models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True),
-                ),
-                (
-                    "counted_cash",
-                    models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True),
-                ),
-                ("closing_note", models.CharField(blank=True, max_length=300)),
-                (
-                    "channel",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, to="payments.channel"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('cashier', models.CharField(max_length=64)),
+                ('counter_code', models.CharField(max_length=32)),
+                ('currency', models.CharField(max_length=3)),
+                ('opening_float', models.DecimalField(decimal_places=2, max_digits=18)),
+                ('opened_at', models.DateTimeField()),
+                ('closed_at', models.DateTimeField(blank=True, null=True)),
+                ('expected_cash', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True)),
+                ('counted_cash', models.DecimalField(blank=True, decimal_places=2, max_digits=18, null=True)),
+                ('closing_note', models.CharField(blank=True, max_length=300)),
+                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='payments.channel')),
             ],
         ),
         migrations.AddField(
-            model_name="payment",
-            name="till_session",
-            field=models.ForeignKey(
-                blank=True,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="payments",
-                to="payments.tillsession",
-            ),
+            model_name='payment',
+            name='till_session',
+            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='payments.tillsession'),
         ),
         migrations.AddConstraint(
-            model_name="channel",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("partner_code", ""), _negated=True),
-                fields=("partner_code",),
-                name="one_channel_per_partner",
-            ),
+            model_name='channel',
+            constraint=models.UniqueConstraint(condition=models.Q(('partner_code', ''), _negated=True), fields=('partner_code',), name='one_channel_per_partner'),
         ),
         migrations.AddConstraint(
-            model_name="channel",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("reversal_fee__gte", 0)), name="reversal_fee_not_negative"
-            ),
+            model_name='channel',
+            constraint=models.CheckConstraint(condition=models.Q(('reversal_fee__gte', 0)), name='reversal_fee_not_negative'),
         ),
         migrations.AddConstraint(
-            model_name="channel",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("kind", "gateway"), _negated=True),
-                    models.Q(("gateway", ""), _negated=True),
-                    _connector="OR",
-                ),
-                name="gateway_channel_names_adapter",
-            ),
+            model_name='channel',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'gateway'), _negated=True), models.Q(('gateway', ''), _negated=True), _connector='OR'), name='gateway_channel_names_adapter'),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name="collecteditem",
-            trigger=pgtrigger.compiler.Trigger(
-                name="collected_item_append_only",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
-                    hash="7c149139706228e7d7b1f0d7c9ae6e37c5f2e325",
-                    operation="UPDATE OR DELETE",
-                    pgid="pgtrigger_collected_item_append_only_4fed7",
-                    table="payments_collecteditem",
-                    when="BEFORE",
-                ),
-            ),
+            model_name='collecteditem',
+            trigger=pgtrigger.compiler.Trigger(name='collected_item_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='7c149139706228e7d7b1f0d7c9ae6e37c5f2e325', operation='UPDATE OR DELETE', pgid='pgtrigger_collected_item_append_only_4fed7', table='payments_collecteditem', when='BEFORE')),
         ),
         migrations.AddConstraint(
-            model_name="mandate",
-            constraint=models.UniqueConstraint(
-                fields=("channel", "reference"), name="mandate_reference_unique"
-            ),
+            model_name='mandate',
+            constraint=models.UniqueConstraint(fields=('channel', 'reference'), name='mandate_reference_unique'),
         ),
         migrations.AddConstraint(
-            model_name="mandate",
-            constraint=django.contrib.postgres.constraints.ExclusionConstraint(
-                expressions=[("account", "="), ("valid_period", "&&")],
-                name="one_mandate_per_account_at_a_time",
-            ),
+            model_name='mandate',
+            constraint=django.contrib.postgres.constraints.ExclusionConstraint(expressions=[('account', '='), ('valid_period', '&&')], name='one_mandate_per_account_at_a_time'),
         ),
         migrations.AddConstraint(
-            model_name="mandate",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("max_amount__isnull", True), ("max_amount__gt", 0), _connector="OR"
-                ),
-                name="mandate_max_positive",
-            ),
+            model_name='mandate',
+            constraint=models.CheckConstraint(condition=models.Q(('max_amount__isnull', True), ('max_amount__gt', 0), _connector='OR'), name='mandate_max_positive'),
         ),
         migrations.AddConstraint(
-            model_name="directdebitcollection",
-            constraint=models.UniqueConstraint(
-                fields=("mandate", "due_on"), name="collection_once_per_day"
-            ),
+            model_name='directdebitcollection',
+            constraint=models.UniqueConstraint(fields=('mandate', 'due_on'), name='collection_once_per_day'),
         ),
         migrations.AddConstraint(
-            model_name="directdebitcollection",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("payment__isnull", False), ("status", "collected")),
-                    models.Q(("payment__isnull", True), ("status", "skipped")),
-                    _connector="OR",
-                ),
-                name="collection_status_matches_payment",
-            ),
+            model_name='directdebitcollection',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('payment__isnull', False), ('status', 'collected')), models.Q(('payment__isnull', True), ('status', 'skipped')), _connector='OR'), name='collection_status_matches_payment'),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name="directdebitcollection",
-            trigger=pgtrigger.compiler.Trigger(
-                name="collection_append_only",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
-                    hash="697e223031192f3fc122cb8c2e96a538e7cefce3",
-                    operation="UPDATE OR DELETE",
-                    pgid="pgtrigger_collection_append_only_8563f",
-                    table="payments_directdebitcollection",
-                    when="BEFORE",
-                ),
-            ),
+            model_name='directdebitcollection',
+            trigger=pgtrigger.compiler.Trigger(name='collection_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='697e223031192f3fc122cb8c2e96a538e7cefce3', operation='UPDATE OR DELETE', pgid='pgtrigger_collection_append_only_8563f', table='payments_directdebitcollection', when='BEFORE')),
         ),
         migrations.AddConstraint(
-            model_name="checkout",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("amount__gt", 0)), name="checkout_positive"
-            ),
+            model_name='checkout',
+            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='checkout_positive'),
         ),
         migrations.AddConstraint(
-            model_name="checkout",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("payment__isnull", False), ("status", "paid")),
-                    models.Q(
-                        models.Q(("status", "paid"), _negated=True), ("payment__isnull", True)
-                    ),
-                    _connector="OR",
-                ),
-                name="checkout_paid_has_payment",
-            ),
+            model_name='checkout',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('payment__isnull', False), ('status', 'paid')), models.Q(models.Q(('status', 'paid'), _negated=True), ('payment__isnull', True)), _connector='OR'), name='checkout_paid_has_payment'),
         ),
         migrations.AddConstraint(
-            model_name="paymentfile",
-            constraint=models.UniqueConstraint(
-                fields=("channel", "kind", "sha256"), name="payment_file_received_once"
-            ),
+            model_name='paymentfile',
+            constraint=models.UniqueConstraint(fields=('channel', 'kind', 'sha256'), name='payment_file_received_once'),
         ),
         migrations.AddConstraint(
-            model_name="paymentfile",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(("kind", "settlement"), _negated=True),
-                    ("business_date__isnull", False),
-                    _connector="OR",
-                ),
-                name="settlement_file_has_date",
-            ),
+            model_name='paymentfile',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'settlement'), _negated=True), ('business_date__isnull', False), _connector='OR'), name='settlement_file_has_date'),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name="paymentfile",
-            trigger=pgtrigger.compiler.Trigger(
-                name="payment_file_append_only",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
-                    hash="fa7d490899dbac89b8e049ce5ccc810e0bb36fae",
-                    operation="UPDATE OR DELETE",
-                    pgid="pgtrigger_payment_file_append_only_8f47d",
-                    table="payments_paymentfile",
-                    when="BEFORE",
-                ),
-            ),
+            model_name='paymentfile',
+            trigger=pgtrigger.compiler.Trigger(name='payment_file_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='fa7d490899dbac89b8e049ce5ccc810e0bb36fae', operation='UPDATE OR DELETE', pgid='pgtrigger_payment_file_append_only_8f47d', table='payments_paymentfile', when='BEFORE')),
         ),
         migrations.AddIndex(
-            model_name="lockboxrow",
-            index=models.Index(
-                condition=models.Q(("status", "quarantined")),
-                fields=["status"],
-                name="lockbox_quarantine",
-            ),
+            model_name='lockboxrow',
+            index=models.Index(condition=models.Q(('status', 'quarantined')), fields=['status'], name='lockbox_quarantine'),
         ),
         migrations.AddConstraint(
-            model_name="lockboxrow",
-            constraint=models.UniqueConstraint(
-                fields=("file", "line_number"), name="lockbox_row_once"
-            ),
+            model_name='lockboxrow',
+            constraint=models.UniqueConstraint(fields=('file', 'line_number'), name='lockbox_row_once'),
         ),
         migrations.AddConstraint(
-            model_name="lockboxrow",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(
-                        ("payment__isnull", False),
-                        ("status__in", ["posted", "duplicate", "released"]),
-                    ),
-                    models.Q(
-                        ("payment__isnull", True), ("status__in", ["quarantined", "rejected"])
-                    ),
-                    _connector="OR",
-                ),
-                name="lockbox_row_status_matches_payment",
-            ),
+            model_name='lockboxrow',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('payment__isnull', False), ('status__in', ['posted', 'duplicate', 'released'])), models.Q(('payment__isnull', True), ('status__in', ['quarantined', 'rejected'])), _connector='OR'), name='lockbox_row_status_matches_payment'),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name="paymentreversal",
-            trigger=pgtrigger.compiler.Trigger(
-                name="reversal_append_only",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
-                    hash="f8dee5e8be0f7d19840cf9fd329d4790bbb8d3fd",
-                    operation="UPDATE OR DELETE",
-                    pgid="pgtrigger_reversal_append_only_e618a",
-                    table="payments_paymentreversal",
-                    when="BEFORE",
-                ),
-            ),
+            model_name='paymentreversal',
+            trigger=pgtrigger.compiler.Trigger(name='reversal_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='f8dee5e8be0f7d19840cf9fd329d4790bbb8d3fd', operation='UPDATE OR DELETE', pgid='pgtrigger_reversal_append_only_e618a', table='payments_paymentreversal', when='BEFORE')),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name="paymenttransfer",
-            trigger=pgtrigger.compiler.Trigger(
-                name="transfer_append_only",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
-                    hash="592da2d35ec77b8527ee2235e455565d35363210",
-                    operation="UPDATE OR DELETE",
-                    pgid="pgtrigger_transfer_append_only_9f941",
-                    table="payments_paymenttransfer",
-                    when="BEFORE",
-                ),
-            ),
+            model_name='paymenttransfer',
+            trigger=pgtrigger.compiler.Trigger(name='transfer_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='592da2d35ec77b8527ee2235e455565d35363210', operation='UPDATE OR DELETE', pgid='pgtrigger_transfer_append_only_9f941', table='payments_paymenttransfer', when='BEFORE')),
         ),
         migrations.AddConstraint(
-            model_name="refund",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("amount__gt", 0)), name="refund_positive"
-            ),
+            model_name='refund',
+            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='refund_positive'),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name="refund",
-            trigger=pgtrigger.compiler.Trigger(
-                name="refund_append_only",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
-                    hash="b6a8958386a7e2de5239e0b0a8be7bdee9b37ea7",
-                    operation="UPDATE OR DELETE",
-                    pgid="pgtrigger_refund_append_only_648c6",
-                    table="payments_refund",
-                    when="BEFORE",
-                ),
-            ),
+            model_name='refund',
+            trigger=pgtrigger.compiler.Trigger(name='refund_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='b6a8958386a7e2de5239e0b0a8be7bdee9b37ea7', operation='UPDATE OR DELETE', pgid='pgtrigger_refund_append_only_648c6', table='payments_refund', when='BEFORE')),
         ),
         migrations.AddIndex(
-            model_name="settlementline",
-            index=models.Index(fields=["external_reference"], name="settlement_line_reference"),
+            model_name='settlementline',
+            index=models.Index(fields=['external_reference'], name='settlement_line_reference'),
         ),
         migrations.AddConstraint(
-            model_name="settlementline",
-            constraint=models.UniqueConstraint(
-                fields=("file", "line_number"), name="settlement_line_once"
-            ),
+            model_name='settlementline',
+            constraint=models.UniqueConstraint(fields=('file', 'line_number'), name='settlement_line_once'),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name="settlementline",
-            trigger=pgtrigger.compiler.Trigger(
-                name="settlement_line_append_only",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
-                    hash="2bc5915d83ad1d92b9eb242917a2ef242601f332",
-                    operation="UPDATE OR DELETE",
-                    pgid="pgtrigger_settlement_line_append_only_7be46",
-                    table="payments_settlementline",
-                    when="BEFORE",
-                ),
-            ),
+            model_name='settlementline',
+            trigger=pgtrigger.compiler.Trigger(name='settlement_line_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='2bc5915d83ad1d92b9eb242917a2ef242601f332', operation='UPDATE OR DELETE', pgid='pgtrigger_settlement_line_append_only_7be46', table='payments_settlementline', when='BEFORE')),
         ),
         migrations.AddIndex(
-            model_name="reconciliationitem",
-            index=models.Index(fields=["payment"], name="recon_payment"),
+            model_name='reconciliationitem',
+            index=models.Index(fields=['payment'], name='recon_payment'),
         ),
         migrations.AddConstraint(
-            model_name="reconciliationitem",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("line__isnull", False)),
-                fields=("file", "line"),
-                name="recon_line_once",
-            ),
+            model_name='reconciliationitem',
+            constraint=models.UniqueConstraint(condition=models.Q(('line__isnull', False)), fields=('file', 'line'), name='recon_line_once'),
         ),
         migrations.AddConstraint(
-            model_name="reconciliationitem",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("line__isnull", True)),
-                fields=("file", "payment"),
-                name="recon_missing_payment_once",
-            ),
+            model_name='reconciliationitem',
+            constraint=models.UniqueConstraint(condition=models.Q(('line__isnull', True)), fields=('file', 'payment'), name='recon_missing_payment_once'),
         ),
         migrations.AddConstraint(
-            model_name="reconciliationitem",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    ("line__isnull", False), ("payment__isnull", False), _connector="OR"
-                ),
-                name="recon_item_names_something",
-            ),
+            model_name='reconciliationitem',
+            constraint=models.CheckConstraint(condition=models.Q(('line__isnull', False), ('payment__isnull', False), _connector='OR'), name='recon_item_names_something'),
         ),
         migrations.AddConstraint(
-            model_name="tillsession",
-            constraint=models.UniqueConstraint(
-                condition=models.Q(("closed_at__isnull", True)),
-                fields=("cashier",),
-                name="one_open_till_per_cashier",
-            ),
+            model_name='tillsession',
+            constraint=models.UniqueConstraint(condition=models.Q(('closed_at__isnull', True)), fields=('cashier',), name='one_open_till_per_cashier'),
         ),
         migrations.AddConstraint(
-            model_name="tillsession",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("opening_float__gte", 0)), name="till_float_not_negative"
-            ),
+            model_name='tillsession',
+            constraint=models.CheckConstraint(condition=models.Q(('opening_float__gte', 0)), name='till_float_not_negative'),
         ),
         migrations.AddConstraint(
-            model_name="tillsession",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
-                    models.Q(
-                        ("closed_at__isnull", True),
-                        ("counted_cash__isnull", True),
-                        ("expected_cash__isnull", True),
-                    ),
-                    models.Q(
-                        ("closed_at__isnull", False),
-                        ("counted_cash__gte", 0),
-                        ("expected_cash__isnull", False),
-                    ),
-                    _connector="OR",
-                ),
-                name="till_closed_with_its_count",
-            ),
+            model_name='tillsession',
+            constraint=models.CheckConstraint(condition=models.Q(models.Q(('closed_at__isnull', True), ('counted_cash__isnull', True), ('expected_cash__isnull', True)), models.Q(('closed_at__isnull', False), ('counted_cash__gte', 0), ('expected_cash__isnull', False)), _connector='OR'), name='till_closed_with_its_count'),
         ),
         migrations.AddIndex(
-            model_name="payment",
-            index=models.Index(fields=["channel", "value_date"], name="payment_channel_day"),
+            model_name='payment',
+            index=models.Index(fields=['channel', 'value_date'], name='payment_channel_day'),
         ),
         migrations.AddIndex(
-            model_name="payment",
-            index=models.Index(fields=["account", "posted_at"], name="payment_account_posted"),
+            model_name='payment',
+            index=models.Index(fields=['account', 'posted_at'], name='payment_account_posted'),
         ),
         migrations.AddIndex(
-            model_name="payment",
-            index=models.Index(
-                condition=models.Q(("till_session__isnull", False)),
-                fields=["till_session"],
-                name="payment_till_session",
-            ),
+            model_name='payment',
+            index=models.Index(condition=models.Q(('till_session__isnull', False)), fields=['till_session'], name='payment_till_session'),
         ),
         migrations.AddConstraint(
-            model_name="payment",
-            constraint=models.UniqueConstraint(
-                fields=("channel", "external_reference"), name="payment_once_per_channel_reference"
-            ),
+            model_name='payment',
+            constraint=models.UniqueConstraint(fields=('channel', 'external_reference'), name='payment_once_per_channel_reference'),
         ),
         migrations.AddConstraint(
-            model_name="payment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("amount__gt", 0)), name="payment_amount_positive"
-            ),
+            model_name='payment',
+            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='payment_amount_positive'),
         ),
         migrations.AddConstraint(
-            model_name="payment",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("external_reference", ""), _negated=True),
-                name="payment_has_reference",
-            ),
+            model_name='payment',
+            constraint=models.CheckConstraint(condition=models.Q(('external_reference', ''), _negated=True), name='payment_has_reference'),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name="payment",
-            trigger=pgtrigger.compiler.Trigger(
-                name="payment_append_only",
-                sql=pgtrigger.compiler.UpsertTriggerSql(
-                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
-                    hash="5784e9720f774b8e233ab0c78a21b49fec7df4a8",
-                    operation="UPDATE OR DELETE",
-                    pgid="pgtrigger_payment_append_only_a33ac",
-                    table="payments_payment",
-                    when="BEFORE",
-                ),
-            ),
+            model_name='payment',
+            trigger=pgtrigger.compiler.Trigger(name='payment_append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='5784e9720f774b8e233ab0c78a21b49fec7df4a8', operation='UPDATE OR DELETE', pgid='pgtrigger_payment_append_only_a33ac', table='payments_payment', when='BEFORE')),
         ),
     ]
