@@ -15,9 +15,11 @@ a scratch database with as many clients, measured in the same run.
     .venv/bin/python bench/payments.py [--quick] [--accounts N] [--seconds S]
         [--workers W --threads T] [--no-production] [--commit-delay US]
 
-The server is `ampere serve --production` (2 workers x 2 threads on two cores); the run database
+The server is `ampere serve --production` (2 workers x 4 threads on two cores), loaded by 16
+connections (8 kept 2 cores short of work: each waits for its commit's flush); the run database
 commits in groups as Ampere's embedded server does (commit_delay 200 microseconds). The database
-server is AMPERE_BENCH_POSTGRES (default 127.0.0.1:5432). A server shared with other work, or
+server is AMPERE_BENCH_POSTGRES (default 127.0.0.1:5432), the databases' names start with
+AMPERE_BENCH_DB (default ampere_bench_payments). A server shared with other work, or
 with the default 128 MB of shared buffers for a 0.5 GB database, measures its evictions as much
 as the posting path: for a figure of the path, give the bench a server of its own, e.g. one
 started with `-c shared_buffers=2GB -c max_wal_size=8GB` (fsync, synchronous_commit and
@@ -51,9 +53,11 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_URL = os.environ.get("AMPERE_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-TEMPLATE_DB = "ampere_bench_payments_tpl"
-RUN_DB = "ampere_bench_payments"
-PGBENCH_DB = "ampere_bench_payments_pgbench"
+# Another name (AMPERE_BENCH_DB) keeps a checkout's databases apart from another's: the
+# template's partner key is sealed with the SECRET_KEY of the checkout that built it.
+RUN_DB = os.environ.get("AMPERE_BENCH_DB", "ampere_bench_payments")
+TEMPLATE_DB = f"{RUN_DB}_tpl"
+PGBENCH_DB = f"{RUN_DB}_pgbench"
 PAY_PATH = "/api/v1/payments/payments"
 PROFILE_ACCOUNTS = 400  # the last accounts are kept for the in-process profile
 PAYMENT_SCRIPT = "payment"
@@ -869,9 +873,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int)
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--clients", type=int, default=2, help="client processes")
-    parser.add_argument("--connections", type=int, default=8, help="connections in all")
+    parser.add_argument("--connections", type=int, default=16, help="connections in all")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--threads", type=int, default=2, help="WSGI threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="WSGI threads per worker")
     parser.add_argument(
         "--no-production",
         dest="production",

@@ -430,7 +430,10 @@ class LedgerAllocation(models.Model):
     The open amount of a debit is its amount less its allocations; a debit is an open item.
     """
 
-    # Indexed by the allocation_* indexes below: no second index per key to write.
+    # Indexed by the allocation_* indexes below: no second index per key to write. The account
+    # is not indexed: allocations are read by their entries (open items, who settled a bill),
+    # never by account, and each allocation of a payment would write a page of its own to the
+    # index (the entries of one account are far apart in it).
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="allocations", db_index=False
     )
@@ -450,7 +453,6 @@ class LedgerAllocation(models.Model):
         indexes = [
             models.Index(fields=["debit_entry"], name="allocation_debit"),
             models.Index(fields=["credit_entry"], name="allocation_credit"),
-            models.Index(fields=["account"], name="allocation_account"),
         ]
         constraints = [
             models.CheckConstraint(

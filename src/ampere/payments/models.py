@@ -161,7 +161,11 @@ class Payment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["channel", "value_date"], name="payment_channel_day"),
+            # Day first: a transaction id's look-up (channel, reference) can then only read by
+            # the unique index, whatever the table's size when a connection planned it (with
+            # the channel first, a plan made on a small table read every payment of the
+            # channel). A day's payments of a channel (reconciliation) read by either.
+            models.Index(fields=["value_date", "channel"], name="payment_day_channel"),
             models.Index(fields=["account", "posted_at"], name="payment_account_posted"),
             models.Index(
                 fields=["till_session"],

@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import psycopg.errors
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from ampere.accounts import ledger
 from ampere.accounts.db import prepared_cursor
@@ -247,13 +246,6 @@ def _refusal(
     )
 
 
-def _constraint_of(error: IntegrityError) -> str:
-    cause = error.__cause__
-    if isinstance(cause, psycopg.errors.IntegrityError) and cause.diag.constraint_name:
-        return cause.diag.constraint_name
-    return ""
-
-
 Statement = tuple[str, Sequence[Any]]  # SQL with %s placeholders, and its parameters
 
 
@@ -303,48 +295,39 @@ def post_payment(
     sql, params = _POST_SQL, []
     if along is not None:  # a data-modifying WITH runs whether or not the query reads it
         sql, params = f"WITH along AS ({along[0]}) {_POST_SQL}", list(along[1])
-    try:
-        # Alone, the statement is its own transaction; inside the caller's, a savepoint keeps
-        # a concurrent duplicate (a unique violation) from breaking it.
-        with (
-            transaction.atomic() if connection.in_atomic_block else nullcontext(),
-            prepared_cursor() as cursor,
-        ):
-            cursor.execute(
-                sql,
-                [
-                    *params,
-                    channel.id,
-                    channel.utility_code,
-                    number,
-                    given,
-                    data.transaction_id,
-                    paid.amount,
-                    paid.currency.code,
-                    method,
-                    data.received_at,
-                    value_date,
-                    now,
-                    data.bill_number,
-                    data.account_number,
-                    data.collector,
-                    data.device,
-                    data.till_session_id,
-                    created_by,
-                    f"{channel.name} {data.transaction_id}",
-                    channel.accepts_credit_on_account,
-                ],
-            )
-            row = cursor.fetchone()
-    except IntegrityError as error:
-        if _constraint_of(error) != "payment_once_per_channel_reference":
-            raise
-        # The same id for another account, posted concurrently: the database kept one.
-        _run_alone(along)
-        account = find_account(number=data.account_number, utility_code=channel.utility_code)
-        found = queries.payment_key(channel_id=channel.id, transaction_id=data.transaction_id)
-        assert found is not None
-        return queries.get_receipt(payment_id=_same_payment(found, account.id, paid), replayed=True)
+    # Alone, the statement is its own transaction; inside the caller's, a savepoint keeps a
+    # failure of ``along`` (a unique violation) from breaking it. A transaction id posted
+    # concurrently for another account is answered by the function (it waits for the first).
+    with (
+        transaction.atomic() if connection.in_atomic_block else nullcontext(),
+        prepared_cursor() as cursor,
+    ):
+        cursor.execute(
+            sql,
+            [
+                *params,
+                channel.id,
+                channel.utility_code,
+                number,
+                given,
+                data.transaction_id,
+                paid.amount,
+                paid.currency.code,
+                method,
+                data.received_at,
+                value_date,
+                now,
+                data.bill_number,
+                data.account_number,
+                data.collector,
+                data.device,
+                data.till_session_id,
+                created_by,
+                f"{channel.name} {data.transaction_id}",
+                channel.accepts_credit_on_account,
+            ],
+        )
+        row = cursor.fetchone()
     (
         outcome,
         payment_id,
