@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from ampere.metering import operations
 from ampere.metering.types import MeterInput
@@ -49,3 +50,16 @@ def metered_point(
         now=NOW,
     )
     return agreement
+
+
+def sce_smart_meter(*, serial: str = "AMI-1"):
+    """An SCE agreement with a 15-minute smart meter (six register digits) installed on
+    1 January 2025 in Los Angeles; returns the agreement."""
+    return metered_point(
+        utility_code="sce",
+        serial=serial,
+        kind="smart",
+        digits=6,
+        interval_minutes=15,
+        installed_at=datetime(2025, 1, 1, tzinfo=ZoneInfo("America/Los_Angeles")),
+    )

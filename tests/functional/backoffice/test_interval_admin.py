@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from ampere.metering import interval_imports
 from ampere.metering.models import IntervalDay, QuarantinedInterval
-from tests.factories.metering import metered_point
+from tests.factories.metering import sce_smart_meter
 from tests.integration.metering.test_interval_imports import GREEN_BUTTON
 
 pytestmark = pytest.mark.django_db
@@ -25,14 +25,7 @@ def staff(client, django_user_model):
 
 @pytest.fixture
 def point():
-    return metered_point(
-        utility_code="sce",
-        serial="AMI-1",
-        kind="smart",
-        digits=6,
-        interval_minutes=15,
-        installed_at=datetime(2025, 1, 1, tzinfo=LA),
-    )
+    return sce_smart_meter()
 
 
 def import_day(day: int, *, bad_rows: int = 2):

@@ -1,4 +1,4 @@
-from datetime import date, datetime
+from datetime import date
 from io import StringIO
 from zoneinfo import ZoneInfo
 
@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ampere.metering.models import IntervalDay, IntervalImport, Meter, QuarantinedInterval
-from tests.factories.metering import metered_point
+from tests.factories.metering import sce_smart_meter
 
 pytestmark = pytest.mark.django_db
 LA = ZoneInfo("America/Los_Angeles")
@@ -14,14 +14,7 @@ LA = ZoneInfo("America/Los_Angeles")
 
 @pytest.fixture
 def point():
-    return metered_point(
-        utility_code="sce",
-        serial="AMI-1",
-        kind="smart",
-        digits=6,
-        interval_minutes=15,
-        installed_at=datetime(2025, 1, 1, tzinfo=LA),
-    )
+    return sce_smart_meter()
 
 
 def run(*args):

@@ -11,7 +11,7 @@ from ampere.core.errors import InvalidInput
 from ampere.metering import interval_imports, intervals, queries
 from ampere.metering.models import IntervalDay, IntervalImport, Meter, QuarantinedInterval
 from ampere.metering.types import IntervalImportResult
-from tests.factories.metering import metered_point
+from tests.factories.metering import metered_point, sce_smart_meter
 
 pytestmark = pytest.mark.django_db
 LA = ZoneInfo("America/Los_Angeles")
@@ -23,14 +23,7 @@ GOOD = "AMI-1,kwh,2025-06-02T00:00:00-07:00,15,0.5"
 
 @pytest.fixture
 def point():
-    return metered_point(
-        utility_code="sce",
-        serial="AMI-1",
-        kind="smart",
-        digits=6,
-        interval_minutes=15,
-        installed_at=datetime(2025, 1, 1, tzinfo=LA),
-    ).service_point_id
+    return sce_smart_meter().service_point_id
 
 
 def csv_import(text: str, *, name: str = "headend.csv", now: datetime = NOW):

@@ -14,7 +14,7 @@ from ampere.metering.intervals import import_head_end_csv
 from ampere.metering.models import IntervalDay, Meter
 from ampere.metering.parsing import BadFile
 from ampere.metering.types import ConsumptionRequest, TouCalendar, TouSeason, TouWindow
-from tests.factories.metering import metered_point
+from tests.factories.metering import sce_smart_meter
 
 pytestmark = pytest.mark.django_db
 LA = ZoneInfo("America/Los_Angeles")
@@ -24,14 +24,7 @@ FALL = date(2025, 11, 2)  # 25 hours: 100 quarter-hours
 
 @pytest.fixture
 def point():
-    return metered_point(
-        utility_code="sce",
-        serial="AMI-1",
-        kind="smart",
-        digits=6,
-        interval_minutes=15,
-        installed_at=datetime(2025, 1, 1, tzinfo=LA),
-    ).service_point_id
+    return sce_smart_meter().service_point_id
 
 
 def day_csv(day, *, kwh="0.25", skip=(), quality=None):
