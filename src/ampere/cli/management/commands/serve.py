@@ -10,10 +10,10 @@ from django.core.management.base import BaseCommand
 
 # What --production tunes (measured with bench/payments.py on two cores): one Rust I/O thread
 # per worker on a single-threaded runtime, HTTP/1.1 only (no protocol sniffing), four Python
-# threads per worker (a payment's thread mostly waits for its commit to be flushed; with four,
-# more commits share a flush: 1,057 payments/s against 970 with two, 16 connections), and a
-# tuned garbage collector in each worker (see ampere.config.wsgi).
-PRODUCTION_THREADS = 4
+# threads per worker (the default with or without it: a payment's thread mostly waits for its
+# commit to be flushed; with four, more commits share a flush: 1,057 payments/s against 970 with
+# two, 16 connections), and a tuned garbage collector in each worker (see ampere.config.wsgi).
+THREADS = 4
 
 
 class Command(BaseCommand):
@@ -29,18 +29,14 @@ class Command(BaseCommand):
             help="worker processes (default: one per CPU core)",
         )
         parser.add_argument(
-            "--threads",
-            type=int,
-            default=None,
-            help=f"blocking threads per worker (WSGI; default 4, {PRODUCTION_THREADS} with "
-            "--production)",
+            "--threads", type=int, default=THREADS, help="blocking threads per worker (WSGI)"
         )
         parser.add_argument(
             "--production",
             action="store_true",
             default=os.environ.get("AMPERE_PRODUCTION", "").lower() in {"1", "true", "yes"},
             help="the runtime tuned for throughput: HTTP/1.1, single-threaded I/O runtime, "
-            "fewer threads, tuned garbage collection (or AMPERE_PRODUCTION=1)",
+            "tuned garbage collection (or AMPERE_PRODUCTION=1)",
         )
         parser.add_argument("--access-log", action="store_true")
 
@@ -50,7 +46,7 @@ class Command(BaseCommand):
         from granian.log import LogLevels
 
         production = options["production"]
-        threads = options["threads"] or (PRODUCTION_THREADS if production else 4)
+        threads = options["threads"]
         tuned: dict[str, Any] = {}
         if production:
             os.environ["AMPERE_TUNED_GC"] = "1"  # read by each worker in ampere.config.wsgi
