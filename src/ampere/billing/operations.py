@@ -741,12 +741,9 @@ def issue_einvoice(
         raise InvalidInput("e-invoices are issued for VND bills", field="currency")
     if bill.issued_at is None:
         raise InvalidInput("only an issued bill is invoiced", field="status")
-    existing = EInvoice.objects.filter(bill_id=bill_id).values_list(
-        "series__form", "series__symbol", "number", "issue_date"
-    )
-    found = existing.first()
+    found = _einvoice_of(bill_id)
     if found is not None:
-        return EInvoiceRef(bill_id, found[0], found[1], found[2], found[3], created=False)
+        return EInvoiceRef(bill_id, *found, created=False)
     if bill.kind != BillKind.REVERSAL and bill.total < 0:
         raise InvalidInput(
             f"bill {bill_id} has a negative total {bill.total}; only a reversing bill is"
@@ -799,9 +796,9 @@ def issue_einvoice(
             raise InvoiceSeriesMissing(
                 f"no e-invoice series of form 1 for {issue_date.year}", field="invoice_series"
             )
-        again = existing.first()
+        again = _einvoice_of(bill_id)
         if again is not None:
-            return EInvoiceRef(bill_id, again[0], again[1], again[2], again[3], created=False)
+            return EInvoiceRef(bill_id, *again, created=False)
         related = _related_invoice(bill_id, bill.kind, bill.reverses_id, bill.period)
         number = series.next_number
         if number > 99_999_999:
@@ -833,6 +830,15 @@ def issue_einvoice(
     return EInvoiceRef(bill_id, series.form, series.symbol, number, issue_date, created=True)
 
 
+def _einvoice_of(bill_id: int) -> tuple[str, str, int, date] | None:
+    """The form, symbol, number and issue date of the bill's e-invoice, if it has one."""
+    return (
+        EInvoice.objects.filter(bill_id=bill_id)
+        .values_list("series__form", "series__symbol", "number", "issue_date")
+        .first()
+    )
+
+
 def _related_invoice(
     bill_id: int, kind: str, reverses_id: int | None, period: DatePeriod
 ) -> RelatedInvoice | None:
@@ -847,11 +853,7 @@ def _related_invoice(
         return None
     if reverses_id is None:
         raise DomainError(f"reversing bill {bill_id} names no bill", field="kind")
-    original = (
-        EInvoice.objects.filter(bill_id=reverses_id)
-        .values_list("series__form", "series__symbol", "number", "issue_date")
-        .first()
-    )
+    original = _einvoice_of(reverses_id)
     if original is None:
         raise InvalidInput(
             f"bill {reverses_id} was cancelled before it was invoiced, so its reversing bill"

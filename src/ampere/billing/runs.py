@@ -1271,9 +1271,7 @@ def _rate_shape(
                 _raw(targets, index, usages[index]),
             )
         )
-    if segmented:
-        wh = [int(usages[i].total_wh or 0) for i in members]
-    elif tou:
+    if tou and not segmented:
         wh = sum(tou_wh.values(), np.zeros(len(members), np.int64)).tolist()
     else:
         wh = [int(usages[i].total_wh or 0) for i in members]

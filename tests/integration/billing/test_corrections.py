@@ -2,19 +2,24 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from lxml import etree
 
 from ampere.accounts.models import LedgerAllocation, LedgerEntry
 from ampere.accounts.queries import get_balance
 from ampere.billing.corrections import cancel_and_rebill, rebill_revised_consumption
-from ampere.billing.models import Bill, BillLine, RebillCursor
+from ampere.billing.einvoice.signing import verify_invoice
+from ampere.billing.models import Bill, BillLine, EInvoice, InvoiceSeries, RebillCursor
+from ampere.billing.operations import declare_invoice_series, issue_einvoice
 from ampere.billing.runs import execute_bill_run, start_bill_run
 from ampere.billing.states import IllegalTransition
+from ampere.core.errors import InvalidInput
 from ampere.core.localtime import local_midnight
 from ampere.core.money import Money
 from ampere.metering import operations as metering
 from ampere.metering.models import RegisterRead
 from ampere.metering.parsing import RawRow
 from tests.factories.billrun import AS_OF, NOW, READ_ON, TZ, customer, read, scene
+from tests.unit.billing.keys import credentials
 
 pytestmark = pytest.mark.django_db
 
@@ -134,19 +139,18 @@ def test_an_estimated_bill_is_rebilled_when_the_actual_read_arrives():
     assert Bill.objects.filter(kind="rebill").count() == 1
 
 
-def test_a_cancelled_invoiced_bill_gets_an_adjusting_einvoice_and_its_rebill_a_new_one():
-    from lxml import etree
-
-    from ampere.billing.einvoice.signing import verify_invoice
-    from ampere.billing.models import EInvoice
-    from ampere.billing.operations import declare_invoice_series, issue_einvoice
-    from tests.unit.billing.keys import credentials
-
+def _issued_vnd_bill():
+    """A 300 kWh bill issued by a run of a utility with the invoice series 1K26TAA of 2026:
+    (agreement, bill)."""
     the_scene = scene()
     declare_invoice_series(utility_id=the_scene.utility_id, form="1", symbol="K26TAA", year=2026)
     agreement = customer(the_scene, kwh=300)
     run(the_scene)
-    original = Bill.objects.get(agreement=agreement)
+    return agreement, Bill.objects.get(agreement=agreement)
+
+
+def test_a_cancelled_invoiced_bill_gets_an_adjusting_einvoice_and_its_rebill_a_new_one():
+    agreement, original = _issued_vnd_bill()
     creds = credentials()
     first = issue_einvoice(bill_id=original.id, now=NOW, credentials=creds)
     assert (first.symbol, first.number, first.issue_date) == ("K26TAA", 1, date(2026, 8, 24))
@@ -198,16 +202,7 @@ def test_a_cancelled_invoiced_bill_gets_an_adjusting_einvoice_and_its_rebill_a_n
 
 
 def test_a_bill_cancelled_before_it_was_invoiced_is_not_invoiced_nor_its_reversal():
-    from ampere.billing.models import EInvoice, InvoiceSeries
-    from ampere.billing.operations import declare_invoice_series, issue_einvoice
-    from ampere.core.errors import InvalidInput
-    from tests.unit.billing.keys import credentials
-
-    the_scene = scene()
-    declare_invoice_series(utility_id=the_scene.utility_id, form="1", symbol="K26TAA", year=2026)
-    agreement = customer(the_scene, kwh=300)
-    run(the_scene)
-    original = Bill.objects.get(agreement=agreement)
+    agreement, original = _issued_vnd_bill()
     read(agreement, READ_ON, 10_250, hour=15)
     correction = cancel_and_rebill(bill_id=original.id, reason="misread", by="clerk", now=LATER)
     assert correction.reversal_id is not None

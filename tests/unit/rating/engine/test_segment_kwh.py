@@ -43,8 +43,8 @@ BY_SEGMENT = {
 CONTEXT = RatingContext(baseline_region="6")
 
 
-def _batch(tables: dict[str, np.ndarray], **kwargs) -> RegisterBatch:
-    n = len(next(iter(tables.values())))
+def _batch(tables: dict[str, np.ndarray], rows: int | None = None, **kwargs) -> RegisterBatch:
+    n = len(next(iter(tables.values()))) if rows is None else rows
     return RegisterBatch(
         period_start=np.full(n, PERIOD.start, "datetime64[D]"),
         period_end=np.full(n, PERIOD.end, "datetime64[D]"),
@@ -61,6 +61,17 @@ def _tables(rows: int = 1) -> dict[str, np.ndarray]:
     }
 
 
+def _rate_reference(usage: RegisterUsage):
+    return rate_register(
+        versions=versions(TARIFF),
+        taxes=taxes("sce"),
+        period=PERIOD,
+        usage=usage,
+        context=CONTEXT,
+        language="en",
+    )
+
+
 def _rate_batch(batch: RegisterBatch):
     return rate_register_batch(
         versions=versions(TARIFF), taxes=taxes("sce"), accounts=batch, language="en"
@@ -68,14 +79,7 @@ def _rate_batch(batch: RegisterBatch):
 
 
 def test_each_season_part_is_priced_with_its_own_kwh_as_the_intervals_price():
-    by_segment = rate_register(
-        versions=versions(TARIFF),
-        taxes=taxes("sce"),
-        period=PERIOD,
-        usage=RegisterUsage(tou_kwh_by_segment=tuple(BY_SEGMENT.items())),
-        context=CONTEXT,
-        language="en",
-    )
+    by_segment = _rate_reference(RegisterUsage(tou_kwh_by_segment=tuple(BY_SEGMENT.items())))
     tz = zone("America/Los_Angeles")
     start = local_midnight(PERIOD.start, tz).astimezone(UTC)
     starts = tuple(start + timedelta(minutes=15 * i) for i in range(PERIOD.days * 96))
@@ -113,23 +117,9 @@ def test_splitting_the_period_total_by_days_would_misprice_the_baseline_credit()
     winter_only = tuple(
         (name, (D(0), values[1])) for name, values in BY_SEGMENT.items() if name[0] == "w"
     ) + tuple((name, (D(0), D(0))) for name in NAMES[:3])
-    by_segment = rate_register(
-        versions=versions(TARIFF),
-        taxes=taxes("sce"),
-        period=PERIOD,
-        usage=RegisterUsage(tou_kwh_by_segment=winter_only),
-        context=CONTEXT,
-        language="en",
-    )
+    by_segment = _rate_reference(RegisterUsage(tou_kwh_by_segment=winter_only))
     totals = tuple((name, sum(values, D(0))) for name, values in winter_only)
-    by_days = rate_register(
-        versions=versions(TARIFF),
-        taxes=taxes("sce"),
-        period=PERIOD,
-        usage=RegisterUsage(tou_kwh=totals),
-        context=CONTEXT,
-        language="en",
-    )
+    by_days = _rate_reference(RegisterUsage(tou_kwh=totals))
 
     def credits(bill):
         return [(x.code, x.quantity, x.rounded) for x in bill.lines if x.kind == "credit"]
@@ -148,15 +138,11 @@ def test_splitting_the_period_total_by_days_would_misprice_the_baseline_credit()
 
 def test_both_tou_inputs_at_once_are_refused():
     with pytest.raises(InvalidInput) as reference:
-        rate_register(
-            versions=versions(TARIFF),
-            taxes=taxes("sce"),
-            period=PERIOD,
-            usage=RegisterUsage(
+        _rate_reference(
+            RegisterUsage(
                 tou_kwh=(("summer-on-peak", D(1)),),
                 tou_kwh_by_segment=tuple(BY_SEGMENT.items()),
-            ),
-            context=CONTEXT,
+            )
         )
     assert reference.value.field == "tou_kwh"
     one = np.array([1000], np.int64)
@@ -171,13 +157,7 @@ def test_both_tou_inputs_at_once_are_refused():
 def test_a_reference_segment_count_that_does_not_fit_the_period_is_refused():
     three = tuple((name, (*values, D(0))) for name, values in BY_SEGMENT.items())
     with pytest.raises(InvalidInput) as error:
-        rate_register(
-            versions=versions(TARIFF),
-            taxes=taxes("sce"),
-            period=PERIOD,
-            usage=RegisterUsage(tou_kwh_by_segment=three),
-            context=CONTEXT,
-        )
+        _rate_reference(RegisterUsage(tou_kwh_by_segment=three))
     assert (error.value.field, error.value.message) == (
         "tou_kwh_by_segment.summer-on-peak",
         "gives 3 segment values: the period has 2 segments",
@@ -200,14 +180,8 @@ def test_a_reference_segment_count_that_does_not_fit_the_period_is_refused():
     ],
 )
 def test_a_malformed_batch_is_refused_whole(tables, field, message):
-    batch = RegisterBatch(
-        period_start=np.full(1, PERIOD.start, "datetime64[D]"),
-        period_end=np.full(1, PERIOD.end, "datetime64[D]"),
-        tou_wh_by_segment=tables,
-        region=np.full(1, "6"),
-    )
     with pytest.raises(InvalidInput) as error:
-        _rate_batch(batch)
+        _rate_batch(_batch(tables, rows=1))
     assert (error.value.field, error.value.message) == (field, message)
 
 
