@@ -25,15 +25,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
 from ampere.accounts.models import Utility
 from ampere.core.errors import DomainError, InvalidInput, NotFound
-from ampere.core.localtime import zone
 from ampere.metering.greenbutton import feed_header, read_green_button
-from ampere.metering.intervals import ParsedIntervals, _store, read_head_end_csv
+from ampere.metering.intervals import ParsedIntervals, _store, _utility, read_head_end_csv
 from ampere.metering.models import (
     IntervalFileFormat,
     IntervalImport,
@@ -63,13 +61,6 @@ _QUARANTINE_COLUMNS = (
 
 class IntervalCorrectionRefused(DomainError):
     code = "interval-correction-refused"
-
-
-def _utility(code: str) -> tuple[int, ZoneInfo]:
-    row = Utility.objects.filter(code=code).values_list("id", "time_zone").first()
-    if row is None:
-        raise NotFound(f"no utility with code {code!r}", field="utility")
-    return row[0], zone(row[1])
 
 
 def _read(file_format: str, data: bytes, meter_serial: str) -> ParsedIntervals:
