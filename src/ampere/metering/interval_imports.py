@@ -28,8 +28,8 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
-from ampere.accounts.models import Utility
 from ampere.core.errors import DomainError, InvalidInput, NotFound
+from ampere.core.localtime import zone
 from ampere.metering.greenbutton import feed_header, read_green_button
 from ampere.metering.intervals import ParsedIntervals, _store, _utility, read_head_end_csv
 from ampere.metering.models import (
@@ -286,7 +286,7 @@ def _quarantine(import_id: int, parsed: ParsedIntervals, errors: Sequence[dict[s
 def _open_row(quarantine_id: int) -> QuarantinedInterval:
     row = (
         QuarantinedInterval.objects.select_for_update(of=("self",))
-        .select_related("interval_import")
+        .select_related("interval_import__utility")
         .filter(id=quarantine_id)
         .first()
     )
@@ -318,9 +318,7 @@ def correct_quarantined_interval(
                 "only head-end CSV rows can be corrected here; mark the row resolved",
                 field="quarantine",
             )
-        utility_id, tz = _utility(
-            Utility.objects.values_list("code", flat=True).get(id=record.utility_id)
-        )
+        utility_id, tz = record.utility_id, zone(record.utility.time_zone)
         try:
             parsed = read_head_end_csv(f"{record.header}\n{text}\n")
         except BadFile as error:
