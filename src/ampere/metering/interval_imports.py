@@ -149,8 +149,18 @@ def import_interval_file(
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                _CLAIM_SQL,
-                [utility_id, file_format, name, digest, serial, now, IntervalImportStatus.STORED],
+                _INSERT_IMPORT_SQL,
+                [
+                    utility_id,
+                    file_format,
+                    name,
+                    digest,
+                    serial,
+                    "",
+                    now,
+                    IntervalImportStatus.STORED,
+                    "",
+                ],
             )
             created = cursor.fetchone()
         if created is None:  # the same file, imported at the same moment by another session
@@ -177,20 +187,12 @@ def import_interval_file(
     return interval_import_result(record, replayed=False)
 
 
-_CLAIM_SQL = """
+# An import's record, or none when the same file is recorded already (the id is returned).
+_INSERT_IMPORT_SQL = """
 INSERT INTO metering_intervalimport (utility_id, file_format, file_name, content_sha256,
     meter_serial, header, received_at, status, reason, rows_read, rows_stored,
     rows_quarantined, days_loaded, values_loaded)
-VALUES (%s, %s, %s, %s, %s, '', %s, %s, '', 0, 0, 0, 0, 0)
-ON CONFLICT (utility_id, file_format, meter_serial, content_sha256) DO NOTHING
-RETURNING id
-"""
-
-_REFUSED_SQL = """
-INSERT INTO metering_intervalimport (utility_id, file_format, file_name, content_sha256,
-    meter_serial, header, received_at, status, reason, rows_read, rows_stored,
-    rows_quarantined, days_loaded, values_loaded)
-VALUES (%s, %s, %s, %s, %s, %s, %s, 'refused', %s, 0, 0, 0, 0, 0)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, 0, 0)
 ON CONFLICT (utility_id, file_format, meter_serial, content_sha256) DO NOTHING
 RETURNING id
 """
@@ -208,7 +210,7 @@ def _record_refusal_outside(
         with outside.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, false)", [OUTSIDE_LOCK_TIMEOUT])
             cursor.execute(
-                _REFUSED_SQL,
+                _INSERT_IMPORT_SQL,
                 [
                     key["utility_id"],
                     key["file_format"],
@@ -217,6 +219,7 @@ def _record_refusal_outside(
                     key["meter_serial"],
                     header,
                     now,
+                    IntervalImportStatus.REFUSED,
                     reason,
                 ],
             )
