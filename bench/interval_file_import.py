@@ -19,6 +19,7 @@ import argparse
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from _database import fresh_database
@@ -90,6 +91,16 @@ def _clash_file(meters: int, day: date) -> tuple[bytes, int]:
     return ("\n".join(lines) + "\n").encode(), half_hours
 
 
+def _by_reason(cursor: Any, import_id: int) -> dict[str, int]:
+    """How many rows of an import wait in the quarantine, per reason."""
+    cursor.execute(
+        "SELECT reason, count(*) FROM metering_quarantinedinterval"
+        " WHERE interval_import_id = %s GROUP BY reason",
+        [import_id],
+    )
+    return dict(cursor.fetchall())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -159,18 +170,8 @@ def main() -> None:
 
         result = results[-1]
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reason, count(*) FROM metering_quarantinedinterval"
-                " WHERE interval_import_id = %s GROUP BY reason",
-                [result.import_id],
-            )
-            quarantined_by_reason = dict(cursor.fetchall())
-            cursor.execute(
-                "SELECT reason, count(*) FROM metering_quarantinedinterval"
-                " WHERE interval_import_id = %s GROUP BY reason",
-                [clash.import_id],
-            )
-            clash_by_reason = dict(cursor.fetchall())
+            quarantined_by_reason = _by_reason(cursor, result.import_id)
+            clash_by_reason = _by_reason(cursor, clash.import_id)
             cursor.execute(
                 "SELECT count(*) FROM metering_intervalimport WHERE id <> %s", [clash.import_id]
             )

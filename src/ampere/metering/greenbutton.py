@@ -19,10 +19,10 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from ampere.accounts.models import Account, ServiceAgreement, Utility
+from ampere.accounts.models import Account, ServiceAgreement
 from ampere.core.errors import NotFound
 from ampere.core.localtime import local_midnight, zone
-from ampere.metering.intervals import ParsedIntervals, Point, _store
+from ampere.metering.intervals import ParsedIntervals, Point, _store, _utility
 from ampere.metering.models import Installation, IntervalDay
 from ampere.metering.parsing import BadFile
 from ampere.metering.types import IntervalFileResult
@@ -97,14 +97,6 @@ def _parse_reading_type(element: Element, href: str) -> _ReadingType:
         factor * Decimal(10) ** exponent,
         None if length is None else _int(length, "intervalLength"),
     )
-
-
-def parse_green_button(
-    data: bytes, *, meter_serial: str | None
-) -> tuple[list[Point], list[dict[str, Any]]]:
-    """Points of every IntervalBlock, and per-reading errors (see ``read_green_button``)."""
-    parsed = read_green_button(data, meter_serial=meter_serial)
-    return parsed.points, parsed.errors
 
 
 def _feed_header(root: Element) -> str:
@@ -278,11 +270,9 @@ def import_green_button(
 ) -> IntervalFileResult:
     """Store a Green Button file's intervals; per-reading errors are reported, the good
     readings stored. Raises BadFile for a broken structure."""
-    utility = Utility.objects.filter(code=utility_code).values_list("id", "time_zone").first()
-    if utility is None:
-        raise NotFound(f"no utility with code {utility_code!r}", field="utility")
-    points, errors = parse_green_button(data, meter_serial=meter_serial)
-    return _store(utility[0], zone(utility[1]), points, errors)
+    utility_id, tz = _utility(utility_code)
+    parsed = read_green_button(data, meter_serial=meter_serial)
+    return _store(utility_id, tz, parsed.points, parsed.errors)
 
 
 # --- export ---------------------------------------------------------------------------------------

@@ -25,15 +25,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 
-from ampere.accounts.models import Utility
 from ampere.core.errors import DomainError, InvalidInput, NotFound
 from ampere.core.localtime import zone
 from ampere.metering.greenbutton import feed_header, read_green_button
-from ampere.metering.intervals import ParsedIntervals, _store, read_head_end_csv
+from ampere.metering.intervals import ParsedIntervals, _store, _utility, read_head_end_csv
 from ampere.metering.models import (
     IntervalFileFormat,
     IntervalImport,
@@ -63,13 +61,6 @@ _QUARANTINE_COLUMNS = (
 
 class IntervalCorrectionRefused(DomainError):
     code = "interval-correction-refused"
-
-
-def _utility(code: str) -> tuple[int, ZoneInfo]:
-    row = Utility.objects.filter(code=code).values_list("id", "time_zone").first()
-    if row is None:
-        raise NotFound(f"no utility with code {code!r}", field="utility")
-    return row[0], zone(row[1])
 
 
 def _read(file_format: str, data: bytes, meter_serial: str) -> ParsedIntervals:
@@ -158,8 +149,18 @@ def import_interval_file(
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                _CLAIM_SQL,
-                [utility_id, file_format, name, digest, serial, now, IntervalImportStatus.STORED],
+                _INSERT_IMPORT_SQL,
+                [
+                    utility_id,
+                    file_format,
+                    name,
+                    digest,
+                    serial,
+                    "",
+                    now,
+                    IntervalImportStatus.STORED,
+                    "",
+                ],
             )
             created = cursor.fetchone()
         if created is None:  # the same file, imported at the same moment by another session
@@ -186,20 +187,12 @@ def import_interval_file(
     return interval_import_result(record, replayed=False)
 
 
-_CLAIM_SQL = """
+# An import's record, or none when the same file is recorded already (the id is returned).
+_INSERT_IMPORT_SQL = """
 INSERT INTO metering_intervalimport (utility_id, file_format, file_name, content_sha256,
     meter_serial, header, received_at, status, reason, rows_read, rows_stored,
     rows_quarantined, days_loaded, values_loaded)
-VALUES (%s, %s, %s, %s, %s, '', %s, %s, '', 0, 0, 0, 0, 0)
-ON CONFLICT (utility_id, file_format, meter_serial, content_sha256) DO NOTHING
-RETURNING id
-"""
-
-_REFUSED_SQL = """
-INSERT INTO metering_intervalimport (utility_id, file_format, file_name, content_sha256,
-    meter_serial, header, received_at, status, reason, rows_read, rows_stored,
-    rows_quarantined, days_loaded, values_loaded)
-VALUES (%s, %s, %s, %s, %s, %s, %s, 'refused', %s, 0, 0, 0, 0, 0)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 0, 0, 0, 0, 0)
 ON CONFLICT (utility_id, file_format, meter_serial, content_sha256) DO NOTHING
 RETURNING id
 """
@@ -217,7 +210,7 @@ def _record_refusal_outside(
         with outside.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, false)", [OUTSIDE_LOCK_TIMEOUT])
             cursor.execute(
-                _REFUSED_SQL,
+                _INSERT_IMPORT_SQL,
                 [
                     key["utility_id"],
                     key["file_format"],
@@ -226,6 +219,7 @@ def _record_refusal_outside(
                     key["meter_serial"],
                     header,
                     now,
+                    IntervalImportStatus.REFUSED,
                     reason,
                 ],
             )
@@ -295,7 +289,7 @@ def _quarantine(import_id: int, parsed: ParsedIntervals, errors: Sequence[dict[s
 def _open_row(quarantine_id: int) -> QuarantinedInterval:
     row = (
         QuarantinedInterval.objects.select_for_update(of=("self",))
-        .select_related("interval_import")
+        .select_related("interval_import__utility")
         .filter(id=quarantine_id)
         .first()
     )
@@ -327,9 +321,7 @@ def correct_quarantined_interval(
                 "only head-end CSV rows can be corrected here; mark the row resolved",
                 field="quarantine",
             )
-        utility_id, tz = _utility(
-            Utility.objects.values_list("code", flat=True).get(id=record.utility_id)
-        )
+        utility_id, tz = record.utility_id, zone(record.utility.time_zone)
         try:
             parsed = read_head_end_csv(f"{record.header}\n{text}\n")
         except BadFile as error:

@@ -87,7 +87,7 @@ def encode_block(block: DayArrays) -> bytes:
     each day's running totals (null on a day whose running totals leave int4)."""
     running, fits = running_totals(block.values)
     if fits.all():
-        return _encode(block, running)
+        return _encode(block, running, with_running=True)
     parts = [
         _encode(
             DayArrays(
@@ -98,7 +98,8 @@ def encode_block(block: DayArrays) -> bytes:
                 block.values[rows],
                 None if block.quality is None else block.quality[rows],
             ),
-            running[rows] if fit else None,
+            running[rows],
+            with_running=fit,
         )
         for fit, rows in ((True, fits), (False, ~fits))
         if rows.any()
@@ -106,7 +107,9 @@ def encode_block(block: DayArrays) -> bytes:
     return b"".join(parts)
 
 
-def _encode(block: DayArrays, running: npt.NDArray[np.int64] | None) -> bytes:
+def _encode(block: DayArrays, running: npt.NDArray[np.int64], *, with_running: bool) -> bytes:
+    """The rows; ``running`` gives each day's total (its last running sum), and is written as
+    the running totals only ``with_running``."""
     rows, length = block.values.shape
     channel = block.channel.encode()
     element = np.dtype([("size", ">i4"), ("value", ">i4")])
@@ -130,7 +133,7 @@ def _encode(block: DayArrays, running: npt.NDArray[np.int64] | None) -> bytes:
         parts += [("quality_header", ">i4", (5,)), ("quality", quality_element, (length,))]
     parts += [("total_size", ">i4"), ("total", ">i8"), ("peak_size", ">i4"), ("peak", ">i4")]
     parts += [("running_size", ">i4")]
-    if running is not None:
+    if with_running:
         parts += [("running_header", ">i4", (5,)), ("running", element, (length,))]
     out = np.zeros(rows, dtype=np.dtype(parts))
     out["fields"] = len(COLUMNS)
@@ -154,10 +157,10 @@ def _encode(block: DayArrays, running: npt.NDArray[np.int64] | None) -> bytes:
         out["quality"]["size"] = 2
         out["quality"]["value"] = block.quality
     out["total_size"] = 8
-    out["total"] = block.values.sum(axis=1, dtype=np.int64)
+    out["total"] = running[:, -1]
     out["peak_size"] = 4
     out["peak"] = block.values.max(axis=1)
-    if running is None:
+    if not with_running:
         out["running_size"] = -1
     else:
         out["running_size"] = 20 + 8 * length

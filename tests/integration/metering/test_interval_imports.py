@@ -514,6 +514,12 @@ CLASH = (
 )
 
 
+def clash_row(number: int, raw: str):
+    """A quarantine row (as ``quarantine_rows`` gives it) of a 30-minute AMI-1 row of
+    2025-06-02, a day stored in quarter-hours."""
+    return (number, f"line {number}", raw, "interval-length-clash", CLASH, "AMI-1", "kwh", "open")
+
+
 @pytest.fixture
 def second_point(point):
     return metered_point(
@@ -574,26 +580,8 @@ def test_rows_for_days_stored_with_another_length_are_quarantined_and_the_rest_s
         ("AMI-2", "kwh", date(2025, 6, 2), 15, 96, [125, 375, 0], [0, 0, 2], 500),
     ]
     assert quarantine_rows() == [
-        (
-            2,
-            "line 2",
-            "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1",
-            "interval-length-clash",
-            CLASH,
-            "AMI-1",
-            "kwh",
-            "open",
-        ),
-        (
-            5,
-            "line 5",
-            "AMI-1,kwh,2025-06-02T01:00:00-07:00,30,1.5",
-            "interval-length-clash",
-            CLASH,
-            "AMI-1",
-            "kwh",
-            "open",
-        ),
+        clash_row(2, "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1"),
+        clash_row(5, "AMI-1,kwh,2025-06-02T01:00:00-07:00,30,1.5"),
     ]
     before = (stored_days(), quarantine_rows())
     again = csv_import(CLASHING_FILE, name="half-hours-again.csv", now=LATER)
@@ -803,18 +791,7 @@ def test_a_day_another_session_stores_with_another_length_meanwhile_is_quarantin
         1,
     )
     assert (result.days_loaded, result.values_loaded) == (1, 1)
-    assert quarantine_rows() == [
-        (
-            2,
-            "line 2",
-            "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1",
-            "interval-length-clash",
-            CLASH,
-            "AMI-1",
-            "kwh",
-            "open",
-        )
-    ]
+    assert quarantine_rows() == [clash_row(2, "AMI-1,kwh,2025-06-02T00:30:00-07:00,30,1")]
     assert stored_days() == [
         ("AMI-1", "kwh", date(2025, 6, 2), 15, 96, [7, 7, 7], None, 672),
         ("AMI-1", "kwh", date(2025, 6, 3), 30, 48, [2000, 0, 0], [0, 2, 2], 2000),
