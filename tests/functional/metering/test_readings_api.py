@@ -43,7 +43,8 @@ BATCH = {
 
 
 def test_batch_is_stored_with_a_result_per_row_and_replays_the_same(head_end):
-    first = head_end.request("POST", URL, BATCH)
+    sent = int(time.time())
+    first = head_end.request("POST", URL, BATCH, timestamp=sent)
     assert first.status_code == 200
     body = first.json()
     assert (body["rows"], body["accepted"], body["quarantined"]) == (2, 1, 1)
@@ -51,7 +52,8 @@ def test_batch_is_stored_with_a_result_per_row_and_replays_the_same(head_end):
     assert body["results"][1]["problems"] == [
         {"code": "bad-number", "message": "'12x' is not a number", "field": "value"}
     ]
-    again = head_end.request("POST", URL, BATCH, timestamp=int(time.time()) - 2)  # a retry
+    # A retry is signed at another second (the same signed bytes twice are a replay).
+    again = head_end.request("POST", URL, BATCH, timestamp=sent - 1)
     assert again.status_code == 200
     assert again.json() == body
     assert RegisterRead.objects.filter(source="remote").count() == 1
@@ -61,9 +63,10 @@ def test_batch_is_stored_with_a_result_per_row_and_replays_the_same(head_end):
 
 
 def test_same_id_with_other_content_is_a_conflict(head_end):
-    head_end.request("POST", URL, BATCH)
+    sent = int(time.time())
+    head_end.request("POST", URL, BATCH, timestamp=sent)
     changed = dict(BATCH, readings=BATCH["readings"][:1])
-    response = head_end.request("POST", URL, changed, timestamp=int(time.time()) - 2)
+    response = head_end.request("POST", URL, changed, timestamp=sent - 1)
     assert response.status_code == 409
     assert response.json()["errors"] == [
         {
