@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 
@@ -51,12 +52,14 @@ def status_for(error: DomainError) -> int:
 
 
 def from_domain_error(request: HttpRequest, error: DomainError) -> HttpResponse:
-    errors = [{"field": error.field, "message": error.message}] if error.field else None
+    """The problem for a domain error, in the request's language (the active translation)."""
+    message = error.translated(gettext)
+    errors = [{"field": error.field, "message": message}] if error.field else None
     return problem(
         request,
         status=status_for(error),
-        title=error.code.replace("-", " ").capitalize(),
-        detail=str(error),
+        title=gettext(error.title),
+        detail=f"{error.field}: {message}" if error.field else message,
         code=error.code,
         errors=errors,
     )
