@@ -19,11 +19,13 @@ from django.db import connection, transaction
 
 from ampere.accounts.ledger import reverse_entry
 from ampere.accounts.models import LedgerEntry
+from ampere.billing.batch import bill_targets
 from ampere.billing.models import Bill, BillReview, RebillCursor, ReviewDecision
 from ampere.billing.operations import enqueue_bill_documents
 from ampere.billing.queries import BillNotFound, as_period, get_due_date
-from ampere.billing.runs import bill_targets, targets_for, utility_context
+from ampere.billing.run_context import utility_context
 from ampere.billing.states import BillKind, BillStatus, IllegalTransition
+from ampere.billing.targets import targets_for
 from ampere.core.errors import DomainError, InvalidInput
 from ampere.core.localtime import local_date, zone
 from ampere.metering.queries import get_consumption_revisions

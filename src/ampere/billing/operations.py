@@ -18,7 +18,6 @@ from psycopg.types.range import Range
 
 from ampere.accounts.ledger import post_entry
 from ampere.accounts.models import Account, AgreementStatus, ServiceAgreement, Utility
-from ampere.billing import tasks
 from ampere.billing.dates import ScheduleEntry
 from ampere.billing.documents.labels import words_for
 from ampere.billing.documents.pdf import render_bill_pdf
@@ -63,6 +62,7 @@ from ampere.billing.queries import (
     get_hold_policy,
     get_service_address,
 )
+from ampere.billing.queueing import ISSUE_EINVOICE, RENDER_BILL_PDF, enqueue_after_commit
 from ampere.billing.states import BillKind, BillStatus, check_transition
 from ampere.billing.totals import price_lines
 from ampere.billing.types import BillRef, DocumentRef, DraftBill, EInvoiceRef
@@ -388,9 +388,9 @@ def _post_bill(
 def enqueue_bill_documents(bill_id: int, currency_code: str) -> None:
     """After commit, queue the bill's PDF and, for a VND bill, its e-invoice (an adjusting one
     for a reversing bill)."""
-    transaction.on_commit(lambda: tasks.render_bill_pdf.delay(bill_id), robust=True)
+    enqueue_after_commit(RENDER_BILL_PDF, bill_id)
     if currency_code == "VND":
-        transaction.on_commit(lambda: tasks.issue_einvoice.delay(bill_id), robust=True)
+        enqueue_after_commit(ISSUE_EINVOICE, bill_id)
 
 
 def _check_draft(draft: DraftBill) -> tuple[int, bool]:

@@ -224,7 +224,7 @@ def test_a_failing_partition_commits_nothing_and_the_run_resumes(monkeypatch):
             raise RuntimeError("disk full")
         return real_copy(**kwargs)
 
-    monkeypatch.setattr("ampere.billing.runs.copy_entries", broken)
+    monkeypatch.setattr("ampere.billing.writing.copy_entries", broken)
     outcomes = execute_bill_run(run_id=ref.id, now=lambda: NOW)
     assert [o.status for o in outcomes] == ["done", "failed"]
     failed = BillRunPartition.objects.get(id=second)
@@ -236,7 +236,7 @@ def test_a_failing_partition_commits_nothing_and_the_run_resumes(monkeypatch):
     assert Bill.objects.count() == 2
     assert LedgerEntry.objects.count() == 2
     assert BillRun.objects.get(id=ref.id).status == "running"
-    monkeypatch.setattr("ampere.billing.runs.copy_entries", real_copy)
+    monkeypatch.setattr("ampere.billing.writing.copy_entries", real_copy)
     again = start(the_scene)
     assert (again.id, again.resumed) == (ref.id, True)
     assert pending_partition_ids(run_id=ref.id) == [second]
@@ -324,7 +324,9 @@ def test_a_rating_rejection_waits_with_the_reason():
 
     from psycopg.types.range import Range
 
-    from ampere.billing.runs import bill_targets, targets_for, utility_context
+    from ampere.billing.batch import bill_targets
+    from ampere.billing.run_context import utility_context
+    from ampere.billing.targets import targets_for
     from ampere.core.localtime import local_midnight, zone
     from ampere.metering import operations as metering
     from ampere.metering.types import MeterInput

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from ampere.billing.runs import usage_from_segments
+from ampere.billing.usage import usage_from_segments
 from ampere.core.periods import DatePeriod
 from ampere.metering.types import ConsumptionRow
 
