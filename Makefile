@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export AMPERE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run venv test check lint typecheck contracts migrations-check bench-quick lock
+.PHONY: run venv test check lint typecheck contracts migrations-check messages messages-check browser bench-quick lock
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,10 @@ $(VENV)/.synced: requirements.lock pyproject.toml | $(BIN)/uv
 
 venv: $(VENV)/.synced
 
-run: venv
+run: venv messages
 	$(BIN)/ampere up
 
-test: venv
+test: venv messages browser
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 lint: venv
@@ -41,7 +41,27 @@ contracts: venv
 migrations-check: venv
 	$(BIN)/ampere makemigrations --check --dry-run
 
-check: lint typecheck contracts migrations-check test
+# The gettext catalogues (src/ampere/locale/*/LC_MESSAGES/*.po) compiled to .mo (not in git).
+messages: venv
+	$(BIN)/ampere compilemessages --ignore=.venv --verbosity 0
+
+# Fails, naming file and line, on a string of the source missing from a catalogue, and on an
+# untranslated or fuzzy entry.
+messages-check: venv
+	$(BIN)/ampere check_messages
+
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+CHROMIUM := /usr/bin/chromium
+browser: $(CHROMIUM)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation; \
+	else \
+		echo "The browser tests need Debian's Chromium at $(CHROMIUM). Run: sudo apt-get install -y chromium fonts-liberation" >&2; \
+		exit 1; \
+	fi
+
+check: lint typecheck contracts migrations-check messages-check test
 
 bench-quick: venv
 	for script in bench/*.py; do $(BIN)/python $$script --quick || exit 1; done
