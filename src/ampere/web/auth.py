@@ -28,6 +28,7 @@ class ShellAuthenticationForm(AuthenticationForm):
     form tells nobody which logins exist."""
 
     kind: ClassVar[ViewerKind] = ViewerKind.STAFF
+
     def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
         super().__init__(request, *args, **kwargs)
         self.error_messages = {

@@ -84,6 +84,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="set up, then stop")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        call_command("compile_catalogues", verbosity=0)
         self.stdout.write("Migrating the database ...")
         call_command("migrate", verbosity=0)
         report = load_shipped_tariffs()

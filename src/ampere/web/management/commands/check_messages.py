@@ -137,7 +137,9 @@ class Command(BaseCommand):
                                     f"{key[0]!r} is missing from {shown}",
                                 )
                             )
-                    obsolete += [f"{shown}: {k[0]!r}" for k in sorted(kept_keys - fresh.keys(), key=str)]
+                    obsolete += [
+                        f"{shown}: {k[0]!r}" for k in sorted(kept_keys - fresh.keys(), key=str)
+                    ]
         for entry in obsolete:
             self.stdout.write(f"obsolete (no longer in the source): {entry}")
         if problems:
