@@ -42,7 +42,7 @@ _RUNNER = """
     const id = ++serial;
     window.__ampereAxeStarted(location.href, id, why);
     running = running.then(() => axe.run(document, {
-      runOnly: {type: "tag", values: %s},
+      runOnly: {type: "tag", values: __AXE_TAGS__},
       resultTypes: ["violations"],
     })).then((result) => {
       const violations = result.violations.map((v) => ({
@@ -56,7 +56,7 @@ _RUNNER = """
   window.addEventListener("load", () => check("load"));
   document.addEventListener("htmx:afterSettle", () => check("htmx"));
 })();
-""" % json.dumps(AXE_TAGS)
+""".replace("__AXE_TAGS__", json.dumps(AXE_TAGS))
 
 
 @dataclass
