@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.8
 export AMPERE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run venv test check lint typecheck contracts migrations-check bench-quick lock
+.PHONY: run venv test check lint typecheck contracts migrations-check messages messages-update messages-check gettext browser bench-quick lock
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,10 @@ $(VENV)/.synced: requirements.lock pyproject.toml | $(BIN)/uv
 
 venv: $(VENV)/.synced
 
-run: venv
+run: venv messages
 	$(BIN)/ampere up
 
-test: venv
+test: venv messages browser
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 lint: venv
@@ -41,7 +41,42 @@ contracts: venv
 migrations-check: venv
 	$(BIN)/ampere makemigrations --check --dry-run
 
-check: lint typecheck contracts migrations-check test
+# The gettext catalogues (src/ampere/locale/*/LC_MESSAGES/*.po) compiled to .mo (not in git).
+messages: venv
+	$(BIN)/ampere compile_catalogues --verbosity 0
+
+# After marking new strings: add them to the catalogues (then translate them in all three).
+messages-update: venv
+	cd src/ampere && ../../$(BIN)/ampere makemessages -l vi -l en -l es --no-obsolete \
+		--ignore 'static/*' --ignore 'migrations/*'
+
+# Fails, naming file and line, on a string of the source missing from a catalogue, and on an
+# untranslated or fuzzy entry.
+messages-check: venv gettext
+	$(BIN)/ampere check_messages
+
+# makemessages needs GNU gettext (xgettext, msgmerge).
+gettext: /usr/bin/xgettext
+/usr/bin/xgettext:
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext; \
+	else \
+		echo "The catalogue check needs GNU gettext. Run: sudo apt-get install -y gettext" >&2; \
+		exit 1; \
+	fi
+
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+CHROMIUM := /usr/bin/chromium
+browser: $(CHROMIUM)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation; \
+	else \
+		echo "The browser tests need Debian's Chromium at $(CHROMIUM). Run: sudo apt-get install -y chromium fonts-liberation" >&2; \
+		exit 1; \
+	fi
+
+check: lint typecheck contracts migrations-check messages-check test
 
 bench-quick: venv
 	for script in bench/*.py; do $(BIN)/python $$script --quick || exit 1; done

@@ -22,7 +22,8 @@ from ampere.accounts.numbers import NumberScheme, validate_number
 from ampere.accounts.phones import InvalidPhone, to_e164
 from ampere.accounts.text import search_key
 from ampere.accounts.types import AccountRef, LedgerLine, OpenItem
-from ampere.core.errors import NotFound
+from ampere.core.errors import InvalidInput, NotFound
+from ampere.core.i18n import _
 from ampere.core.money import Money
 from ampere.core.periods import DatePeriod
 
@@ -354,3 +355,133 @@ def list_accounts(
         "id", "number", "utility__code", "customer__name", "status"
     )[offset : offset + limit]
     return [AccountListItem(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class UtilityInfo:
+    """What a page needs of a utility: its names, country, currency, zone and language."""
+
+    id: int
+    code: str
+    name: str
+    short_name: str
+    country_code: str
+    currency: str
+    time_zone: str
+    default_language: str
+
+
+_UTILITY_INFO_FIELDS = (
+    "id",
+    "code",
+    "name",
+    "short_name",
+    "country_code",
+    "currency",
+    "time_zone",
+    "default_language",
+)
+
+
+def find_utility_info(*, codes: Iterable[str]) -> UtilityInfo | None:
+    """The utility whose code is first (alphabetically) among ``codes``, or None; one query
+    (``codes`` may be a query set of names, which becomes a subquery)."""
+    row = (
+        Utility.objects.filter(code__in=codes)
+        .order_by("code")
+        .values_list(*_UTILITY_INFO_FIELDS)
+        .first()
+    )
+    return None if row is None else UtilityInfo(*row)
+
+
+def get_customers_utility_info(*, customer_ids: Iterable[int]) -> UtilityInfo | None:
+    """The utility of the customers (the one of the lowest customer id when they are of
+    several), or None when there are none; one query."""
+    row = (
+        Utility.objects.filter(customer__id__in=list(customer_ids))
+        .order_by("customer__id")
+        .values_list(*_UTILITY_INFO_FIELDS)
+        .first()
+    )
+    return None if row is None else UtilityInfo(*row)
+
+
+@dataclass(frozen=True)
+class UtilityAccountRow:
+    id: int
+    number: str
+    customer_name: str
+    status: str
+    opened_on: date
+    balance: Money
+
+
+@dataclass(frozen=True)
+class UtilityAccountPage:
+    """One page of a utility's accounts by number; ``has_before`` / ``has_after`` say whether
+    pages lie before the first row and after the last."""
+
+    rows: list[UtilityAccountRow]
+    has_before: bool
+    has_after: bool
+
+
+# Keyset paging in number order, forwards (after a number) or backwards (before one); each a
+# walk of the account number index.
+_UTILITY_ACCOUNTS_SQL = """
+    SELECT a.id, a.number, c.name, a.status, a.opened_on,
+           (SELECT COALESCE(SUM(e.amount), 0) FROM accounts_ledgerentry e
+            WHERE e.account_id = a.id)
+    FROM accounts_account a
+    JOIN accounts_customer c ON c.id = a.customer_id
+    WHERE a.utility_id = %(utility)s AND a.number {comparison} %(key)s
+    ORDER BY a.number {direction}
+    LIMIT %(limit)s
+"""
+_UTILITY_ACCOUNTS_FORWARD_SQL = _UTILITY_ACCOUNTS_SQL.format(comparison=">", direction="ASC")
+_UTILITY_ACCOUNTS_BACKWARD_SQL = _UTILITY_ACCOUNTS_SQL.format(comparison="<", direction="DESC")
+
+
+def list_utility_accounts(
+    *,
+    utility_id: int,
+    limit: int = 25,
+    after_number: str | None = None,
+    before_number: str | None = None,
+) -> UtilityAccountPage:
+    """A page of the utility's accounts in number order with their balances: the first page,
+    the page after ``after_number`` or the page before ``before_number`` (keyset paging, an
+    index walk at any depth). Two queries: the rows and the utility's currency."""
+    if limit < 1 or limit > 200:
+        raise InvalidInput(_("a page holds 1 to 200 rows"), field="limit")
+    with connection.cursor() as cursor:
+        backwards = before_number is not None and after_number is None
+        cursor.execute(
+            _UTILITY_ACCOUNTS_BACKWARD_SQL if backwards else _UTILITY_ACCOUNTS_FORWARD_SQL,
+            {
+                "utility": utility_id,
+                "key": before_number if backwards else (after_number or ""),
+                "limit": limit + 1,
+            },
+        )
+        fetched = cursor.fetchall()
+        cursor.execute("SELECT currency FROM accounts_utility WHERE id = %s", [utility_id])
+        found = cursor.fetchone()
+    if found is None:
+        raise UtilityNotFound(
+            _("no utility with id {utility_id}"), field="utility", params={"utility_id": utility_id}
+        )
+    currency = found[0]
+    more = len(fetched) > limit
+    fetched = fetched[:limit]
+    if backwards:
+        fetched.reverse()
+    return UtilityAccountPage(
+        rows=[
+            UtilityAccountRow(r[0], r[1], r[2], r[3], r[4], Money.of(r[5], currency).rounded())
+            for r in fetched
+        ],
+        has_before=more if backwards else after_number is not None,
+        has_after=True if backwards else more,
+    )

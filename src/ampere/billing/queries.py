@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from psycopg.types.range import Range
 
 from ampere.accounts.queries import get_holidays
@@ -37,6 +40,7 @@ from ampere.billing.models import (
 from ampere.billing.types import BillLineView, BillSummary, BillView, ReadingDetail, UsagePoint
 from ampere.billing.vietqr import VietQRRequest, vietqr_payload
 from ampere.core.errors import DomainError, InvalidInput, NotFound
+from ampere.core.money import Money
 from ampere.core.periods import DatePeriod
 
 
@@ -558,3 +562,86 @@ def get_einvoice_xml(*, bill_id: int) -> tuple[str, str, int]:
     if row is None:
         raise NotFound(f"bill {bill_id} has no e-invoice", field="bill")
     return row[0], row[1], row[2]
+
+
+@dataclass(frozen=True)
+class LatestBill:
+    id: int
+    period: DatePeriod
+    bill_date: date
+    due_date: date | None
+    total: Money
+    status: str
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    """An account as its customer sees it first: balance and the latest issued bill."""
+
+    id: int
+    number: str
+    utility_name: str
+    status: str
+    balance: Money
+    latest_bill: LatestBill | None
+
+
+_ACCOUNT_OVERVIEWS_SQL = """
+    SELECT a.id, a.number, u.short_name, a.status, u.currency,
+           (SELECT COALESCE(SUM(e.amount), 0) FROM accounts_ledgerentry e
+            WHERE e.account_id = a.id),
+           b.id, b.period, b.bill_date, b.due_date, b.total, b.status
+    FROM accounts_account a
+    JOIN accounts_utility u ON u.id = a.utility_id
+    LEFT JOIN LATERAL (
+        SELECT b.id, b.period, b.bill_date, b.due_date, b.total, b.status
+        FROM billing_bill b
+        WHERE b.account_id = a.id AND b.issued_at IS NOT NULL AND b.kind <> 'reversal'
+        ORDER BY b.bill_date DESC, b.id DESC
+        LIMIT 1
+    ) b ON TRUE
+    WHERE a.customer_id = ANY(%s)
+    ORDER BY a.number
+"""
+
+
+def list_account_overviews(*, customer_ids: Iterable[int]) -> list[AccountOverview]:
+    """The customers' accounts by number, each with its balance and its latest issued bill
+    (reversals aside), in one query."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCOUNT_OVERVIEWS_SQL, [ids])
+        rows = cursor.fetchall()
+    return [
+        AccountOverview(
+            id=r[0],
+            number=r[1],
+            utility_name=r[2],
+            status=r[3],
+            balance=Money.of(r[5], r[4]).rounded(),
+            latest_bill=None
+            if r[6] is None
+            else LatestBill(
+                id=r[6],
+                period=as_period(r[7]),
+                bill_date=r[8],
+                due_date=r[9],
+                total=Money.of(r[10], r[4]).rounded(),
+                status=r[11],
+            ),
+        )
+        for r in rows
+    ]
+
+
+def find_billed_account_number(*, utility_id: int) -> str | None:
+    """The number of the account of the utility's latest issued bill, or None (demo logins
+    are linked to an account that has a bill to show)."""
+    return (
+        Bill.objects.filter(account__utility_id=utility_id, issued_at__isnull=False)
+        .order_by("-id")
+        .values_list("account__number", flat=True)
+        .first()
+    )

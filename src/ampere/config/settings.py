@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "pgtrigger",
+    "ninja",
+    "django_htmx",
     "ampere.rating",
     "ampere.accounts",
     "ampere.metering",
@@ -54,6 +56,9 @@ INSTALLED_APPS = [
     "ampere.backoffice",
     "ampere.cli",
     "ampere.payments",
+    "ampere.web",
+    "ampere.console",
+    "ampere.portal",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +71,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # The console's and portal's viewer, local time and language (see ampere.web.middleware).
+    "ampere.web.middleware.ViewerMiddleware",
     "ampere.api.auth.PartnerAuditMiddleware",
 ]
 
@@ -92,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "ampere.web.context.shell",
             ]
         },
     }

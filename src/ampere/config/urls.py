@@ -5,4 +5,7 @@ urlpatterns = [
     path("", include("ampere.api.urls")),
     path("", include("ampere.backoffice.urls")),
     path("admin/", admin.site.urls),
+    path("console/", include("ampere.console.urls")),
+    path("portal/", include("ampere.portal.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
