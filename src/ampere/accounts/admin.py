@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, gettext_lazy
 
 from ampere.accounts import models
-from ampere.accounts.queries import get_balance, search_account_ids
+from ampere.accounts.operations import create_unit, move_unit, rename_unit
+from ampere.accounts.queries import check_unit_placement, get_balance, search_account_ids
+from ampere.core.errors import DomainError
 
 
 class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -30,10 +34,17 @@ class HolidayInline(admin.TabularInline):  # type: ignore[type-arg]
     ordering = ("-date",)
 
 
+class UnitLevelInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = models.UnitLevel
+    extra = 0
+    fields = ("rank", "code", "name", "serves_premises")
+    ordering = ("rank",)
+
+
 @admin.register(models.Utility)
 class UtilityAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("short_name", "code", "currency", "time_zone", "number_scheme")
-    inlines = (HolidayInline,)
+    inlines = (UnitLevelInline, HolidayInline)
 
 
 class PhoneInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -155,3 +166,71 @@ class LedgerEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- organisation ------------------------------------------------------------------------------
+
+
+class OrganisationUnitForm(forms.ModelForm):  # type: ignore[type-arg]
+    """Checks a unit's place in the tree with the rule the operations use (same utility, the
+    level just above, no cycle), so the administrator sees the error beside the field."""
+
+    class Meta:
+        model = models.OrganisationUnit
+        fields = ("utility", "level", "parent", "code", "name", "short_name", "time_zone")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        utility, level, parent = data.get("utility"), data.get("level"), data.get("parent")
+        if utility is None or level is None:
+            return data
+        if level.utility_id != utility.id:
+            self.add_error("level", gettext("This level belongs to another utility."))
+            return data
+        try:
+            check_unit_placement(
+                utility_id=utility.id,
+                rank=level.rank,
+                parent_id=None if parent is None else parent.id,
+                unit_id=self.instance.pk,
+            )
+        except DomainError as error:
+            self.add_error("parent" if error.field == "parent" else None, error.translated(gettext))
+        return data
+
+
+@admin.register(models.OrganisationUnit)
+class OrganisationUnitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Units are written by the operations: a new unit by ``create_unit``, a new parent by
+    ``move_unit``; the level of an existing unit stays."""
+
+    form = OrganisationUnitForm
+    list_display = ("code", "name", "level", "parent", "utility")
+    list_filter = ("utility", "level__rank")
+    list_select_related = ("level", "parent", "utility")
+    search_fields = ("code", "name", "short_name")
+    search_help_text = gettext_lazy("Code or name")
+    autocomplete_fields = ("parent",)
+    ordering = ("utility", "rank", "code")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("utility", "level", "code") if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if not change:
+            obj.pk = create_unit(
+                utility_code=obj.utility.code,
+                level_code=obj.level.code,
+                code=obj.code,
+                name=obj.name,
+                parent_id=obj.parent_id,
+                short_name=obj.short_name,
+                time_zone=obj.time_zone,
+            )
+            obj.refresh_from_db()
+            return
+        if "parent" in form.changed_data and obj.parent_id is not None:
+            move_unit(unit_id=obj.pk, parent_id=obj.parent_id)
+        rename_unit(
+            unit_id=obj.pk, name=obj.name, short_name=obj.short_name, time_zone=obj.time_zone
+        )

@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOper
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from ampere.accounts.numbers import NumberScheme
 from ampere.rating.models import Tariff
@@ -56,6 +57,94 @@ class Holiday(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {self.name}"
+
+
+class UnitLevel(models.Model):
+    """A level of a utility's organisation (data, not code): EVN's Tổng công ty (rank 1) →
+    Công ty Điện lực (2) → Điện lực quận/huyện (3); SCE's region (1) → district (2).
+
+    The units of the level that ``serves_premises`` hold the service areas.
+    """
+
+    # Indexed by unit_level_rank_unique (utility, rank).
+    utility = models.ForeignKey(
+        Utility, on_delete=models.PROTECT, related_name="unit_levels", db_index=False
+    )
+    rank = models.PositiveSmallIntegerField(_("rank"), help_text=_("1 is the top level"))
+    code = models.SlugField(_("code"), max_length=32, db_index=False)
+    name = models.CharField(_("name"), max_length=120)
+    serves_premises = models.BooleanField(_("serves premises"), default=False)
+
+    class Meta:
+        verbose_name = _("organisation level")
+        verbose_name_plural = _("organisation levels")
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "rank"], name="unit_level_rank_unique"),
+            models.UniqueConstraint(fields=["utility", "code"], name="unit_level_code_unique"),
+            # The target of the units' (level, utility, rank) foreign key (migration 0007).
+            models.UniqueConstraint(
+                fields=["id", "utility", "rank"], name="unit_level_id_utility_rank"
+            ),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="unit_level_rank_positive"),
+            models.CheckConstraint(condition=~Q(code=""), name="unit_level_has_code"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganisationUnit(models.Model):
+    """A unit of a utility's organisation: a Tổng công ty, a Công ty Điện lực, an Điện lực
+    quận/huyện; an SCE region or district.
+
+    The database keeps the tree sound on its own (migration 0007): a unit's level belongs to
+    its utility and ``rank`` is that level's rank; a parent is a unit of the same utility one
+    rank above (a composite foreign key to ``(id, utility, rank)`` through ``parent_rank``), and
+    a top-level unit has no parent. Ranks fall strictly towards the root, so no cycle can exist.
+    """
+
+    # Indexed by unit_code_unique (utility, code).
+    utility = models.ForeignKey(
+        Utility, on_delete=models.PROTECT, related_name="units", db_index=False
+    )
+    level = models.ForeignKey(UnitLevel, on_delete=models.PROTECT, related_name="units")
+    rank = models.PositiveSmallIntegerField(_("rank"), editable=False)
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent unit"),
+    )
+    parent_rank = models.GeneratedField(
+        expression=models.F("rank") - 1,
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+    code = models.SlugField(_("code"), max_length=32, db_index=False)
+    name = models.CharField(_("name"), max_length=200)
+    short_name = models.CharField(_("short name"), max_length=60, blank=True)
+    # Blank: the utility's zone. Business hours and clocks run in this zone.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("organisation unit")
+        verbose_name_plural = _("organisation units")
+        constraints = [
+            models.UniqueConstraint(fields=["utility", "code"], name="unit_code_unique"),
+            # The target of the children's (parent, utility, parent_rank) foreign key.
+            models.UniqueConstraint(fields=["id", "utility", "rank"], name="unit_id_utility_rank"),
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True, rank=1) | Q(parent__isnull=False, rank__gt=1),
+                name="unit_root_has_rank_one",
+            ),
+            models.CheckConstraint(condition=~Q(code=""), name="unit_has_code"),
+            models.CheckConstraint(condition=~Q(name=""), name="unit_has_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class AccountNumberSeries(models.Model):

@@ -24,6 +24,7 @@ from ampere.accounts.models import (
     Holiday,
     Language,
     LegacyAccountNumber,
+    OrganisationUnit,
     PhoneKind,
     Premise,
     Program,
@@ -31,13 +32,19 @@ from ampere.accounts.models import (
     PurposeOfUse,
     ServiceAgreement,
     ServicePoint,
+    UnitLevel,
     Utility,
     VoltageClass,
 )
 from ampere.accounts.numbers import RULES, NumberScheme, format_number
 from ampere.accounts.phones import is_mobile, to_e164
-from ampere.accounts.presets import PRESETS
-from ampere.accounts.queries import UtilityNotFound, find_account
+from ampere.accounts.presets import PRESETS, LevelPreset
+from ampere.accounts.queries import (
+    UnitNotFound,
+    UtilityNotFound,
+    check_unit_placement,
+    find_account,
+)
 from ampere.accounts.text import search_key
 from ampere.accounts.types import (
     AccountRef,
@@ -48,6 +55,8 @@ from ampere.accounts.types import (
     ServicePointInput,
 )
 from ampere.core.errors import Conflict, InvalidInput, NotFound
+from ampere.core.i18n import _
+from ampere.core.localtime import zone
 from ampere.core.periods import DatePeriod
 from ampere.rating.queries import get_tariff_head
 
@@ -101,6 +110,8 @@ def ensure_utility(*, code: str, holiday_years: Sequence[int] = ()) -> int:
             holiday_rule=preset.holiday_rule,
         )
         existing = utility.id
+    if preset is not None:
+        _ensure_unit_levels(utility_id=existing, levels=preset.unit_levels)
     if holiday_years:
         load_holidays(utility_id=existing, years=holiday_years)
     return existing
@@ -115,6 +126,129 @@ def load_holidays(*, utility_id: int, years: Sequence[int]) -> int:
         ignore_conflicts=True,
     )
     return len(created)
+
+
+def _ensure_unit_levels(*, utility_id: int, levels: Sequence[LevelPreset]) -> None:
+    """The preset's organisation levels (rank 1 first) where the utility has none yet."""
+    if UnitLevel.objects.filter(utility_id=utility_id).exists():
+        return
+    UnitLevel.objects.bulk_create(
+        [
+            UnitLevel(
+                utility_id=utility_id,
+                rank=rank,
+                code=level.code,
+                name=level.name,
+                serves_premises=level.serves_premises,
+            )
+            for rank, level in enumerate(levels, start=1)
+        ]
+    )
+
+
+# --- organisation units --------------------------------------------------------------------
+
+
+class UnitLevelNotFound(InvalidInput):
+    code = "unit-level-not-found"
+
+
+class UnitExists(Conflict):
+    code = "unit-exists"
+
+
+def create_unit(
+    *,
+    utility_code: str,
+    level_code: str,
+    code: str,
+    name: str,
+    parent_id: int | None = None,
+    short_name: str = "",
+    time_zone: str = "",
+) -> int:
+    """A new organisation unit on a level of its utility, under ``parent_id`` (a unit of the
+    same utility on the level just above; none for a top-level unit). Returns its id.
+
+    Raises UtilityNotFound, UnitLevelNotFound, UnitNotFound, UnitParentOfAnotherUtility,
+    UnitParentOnWrongLevel, UnitExists, InvalidInput (empty code or name, unknown zone).
+    """
+    utility = _utility(utility_code)
+    level = UnitLevel.objects.filter(utility=utility, code=level_code).values("id", "rank").first()
+    if level is None:
+        raise UnitLevelNotFound(
+            _("utility {utility} has no organisation level {level}"),
+            field="level",
+            params={"utility": utility_code, "level": level_code},
+        )
+    cleaned_code, cleaned_name = code.strip(), " ".join(name.split())
+    if not cleaned_code:
+        raise InvalidInput(_("a unit needs a code"), field="code")
+    if not cleaned_name:
+        raise InvalidInput(_("a unit needs a name"), field="name")
+    if time_zone:
+        zone(time_zone)
+    with transaction.atomic():
+        check_unit_placement(utility_id=utility.id, rank=level["rank"], parent_id=parent_id)
+        if OrganisationUnit.objects.filter(utility=utility, code=cleaned_code).exists():
+            raise UnitExists(
+                _("utility {utility} has a unit {code} already"),
+                field="code",
+                params={"utility": utility_code, "code": cleaned_code},
+            )
+        unit = OrganisationUnit.objects.create(
+            utility=utility,
+            level_id=level["id"],
+            rank=level["rank"],
+            parent_id=parent_id,
+            code=cleaned_code,
+            name=cleaned_name,
+            short_name=short_name.strip(),
+            time_zone=time_zone,
+        )
+    return unit.id
+
+
+def move_unit(*, unit_id: int, parent_id: int) -> None:
+    """Place a unit (with everything below it) under another parent of its utility, on the
+    level just above the unit's.
+
+    Raises UnitNotFound, UnitParentOfAnotherUtility, UnitCycle, UnitParentOnWrongLevel.
+    """
+    with transaction.atomic():
+        unit = (
+            OrganisationUnit.objects.select_for_update()
+            .filter(id=unit_id)
+            .values("utility_id", "rank")
+            .first()
+        )
+        if unit is None:
+            raise UnitNotFound(
+                _("no organisation unit with id {unit_id}"),
+                field="unit",
+                params={"unit_id": unit_id},
+            )
+        check_unit_placement(
+            utility_id=unit["utility_id"], rank=unit["rank"], parent_id=parent_id, unit_id=unit_id
+        )
+        OrganisationUnit.objects.filter(id=unit_id).update(parent_id=parent_id)
+
+
+def rename_unit(*, unit_id: int, name: str, short_name: str = "", time_zone: str = "") -> None:
+    """A unit's name, short name and zone (blank: the utility's). Raises UnitNotFound,
+    InvalidInput."""
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise InvalidInput(_("a unit needs a name"), field="name")
+    if time_zone:
+        zone(time_zone)
+    updated = OrganisationUnit.objects.filter(id=unit_id).update(
+        name=cleaned, short_name=short_name.strip(), time_zone=time_zone
+    )
+    if not updated:
+        raise UnitNotFound(
+            _("no organisation unit with id {unit_id}"), field="unit", params={"unit_id": unit_id}
+        )
 
 
 # --- numbers -------------------------------------------------------------------------------

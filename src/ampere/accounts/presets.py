@@ -8,6 +8,16 @@ from ampere.accounts.numbers import NumberScheme
 
 
 @dataclass(frozen=True)
+class LevelPreset:
+    """A level of the utility's organisation, top first; ``serves_premises`` marks the level
+    whose units hold the service areas."""
+
+    code: str
+    name: str
+    serves_premises: bool = False
+
+
+@dataclass(frozen=True)
 class UtilityPreset:
     code: str
     name: str
@@ -24,6 +34,25 @@ class UtilityPreset:
     address: str
     tariff_owner: str
     holiday_rule: str
+    unit_levels: tuple[LevelPreset, ...]
+
+
+# EVN's companies: Tổng công ty (the corporation) → Công ty Điện lực (a power company: a province
+# for EVN SPC, a group of districts for EVN HCMC) → Điện lực (a district or town branch). EVN HCMC's
+# power companies serve premises directly (it has no district branches below them).
+EVN_HCMC_LEVELS = (
+    LevelPreset("tong-cong-ty", "Tổng công ty"),
+    LevelPreset("cong-ty-dien-luc", "Công ty Điện lực", serves_premises=True),
+)
+EVN_SPC_LEVELS = (
+    LevelPreset("tong-cong-ty", "Tổng công ty"),
+    LevelPreset("cong-ty-dien-luc", "Công ty Điện lực"),
+    LevelPreset("dien-luc", "Điện lực", serves_premises=True),
+)
+SCE_LEVELS = (
+    LevelPreset("region", "Region"),
+    LevelPreset("district", "District", serves_premises=True),
+)
 
 
 PRESETS: dict[str, UtilityPreset] = {
@@ -45,6 +74,7 @@ PRESETS: dict[str, UtilityPreset] = {
             address="35 Tôn Đức Thắng, Phường Sài Gòn, Thành phố Hồ Chí Minh",
             tariff_owner="evn",
             holiday_rule="vn",
+            unit_levels=EVN_HCMC_LEVELS,
         ),
         UtilityPreset(
             code="evn-spc",
@@ -62,6 +92,7 @@ PRESETS: dict[str, UtilityPreset] = {
             address="72 Hai Bà Trưng, Phường Sài Gòn, Thành phố Hồ Chí Minh",
             tariff_owner="evn",
             holiday_rule="vn",
+            unit_levels=EVN_SPC_LEVELS,
         ),
         UtilityPreset(
             code="sce",
@@ -79,6 +110,7 @@ PRESETS: dict[str, UtilityPreset] = {
             address="2244 Walnut Grove Ave, Rosemead, CA 91770",
             tariff_owner="sce",
             holiday_rule="sce-tou",
+            unit_levels=SCE_LEVELS,
         ),
     )
 }

@@ -16,6 +16,7 @@ from ampere.accounts.models import (
     Holiday,
     LedgerEntry,
     LegacyAccountNumber,
+    OrganisationUnit,
     Utility,
 )
 from ampere.accounts.numbers import NumberScheme, validate_number
@@ -34,6 +35,10 @@ class AccountNotFound(NotFound):
 
 class UtilityNotFound(NotFound):
     code = "utility-not-found"
+
+
+class UnitNotFound(NotFound):
+    code = "unit-not-found"
 
 
 def get_utility_id(*, code: str) -> int:
@@ -485,3 +490,125 @@ def list_utility_accounts(
         has_before=more if backwards else after_number is not None,
         has_after=True if backwards else more,
     )
+
+
+# --- organisation units --------------------------------------------------------------------
+
+
+class UnitParentOfAnotherUtility(InvalidInput):
+    """A unit's parent must belong to the unit's utility."""
+
+    code = "unit-parent-of-another-utility"
+
+
+class UnitParentOnWrongLevel(InvalidInput):
+    """A unit's parent is on the level just above the unit's."""
+
+    code = "unit-parent-on-wrong-level"
+
+
+class UnitCycle(InvalidInput):
+    """A unit cannot be placed under itself or under a unit below it."""
+
+    code = "unit-cycle"
+
+
+def check_unit_placement(
+    *, utility_id: int, rank: int, parent_id: int | None, unit_id: int | None = None
+) -> None:
+    """Refuse a parent that is missing, of another utility, the unit itself or below it, or
+    not on the level just above ``rank``; ``unit_id`` is the unit being moved (none for a new
+    unit). Raises UnitNotFound, UnitParentOfAnotherUtility, UnitCycle, UnitParentOnWrongLevel."""
+    if parent_id is None:
+        if rank != 1:
+            raise UnitParentOnWrongLevel(
+                _("a unit below the top level needs a parent unit"), field="parent"
+            )
+        return
+    parent = (
+        OrganisationUnit.objects.filter(id=parent_id).values("utility_id", "rank", "code").first()
+    )
+    if parent is None:
+        raise UnitNotFound(
+            _("no organisation unit with id {unit_id}"),
+            field="parent",
+            params={"unit_id": parent_id},
+        )
+    if parent["utility_id"] != utility_id:
+        raise UnitParentOfAnotherUtility(
+            _("the parent unit {parent} belongs to another utility"),
+            field="parent",
+            params={"parent": parent["code"]},
+        )
+    if unit_id is not None and parent_id in get_unit_ids_under(unit_id=unit_id):
+        raise UnitCycle(
+            _("unit {parent} is the unit itself or below it: the tree would have a cycle"),
+            field="parent",
+            params={"parent": parent["code"]},
+        )
+    if parent["rank"] != rank - 1:
+        raise UnitParentOnWrongLevel(
+            _("the parent unit {parent} is not on the level just above the unit's"),
+            field="parent",
+            params={"parent": parent["code"]},
+        )
+
+
+_UNITS_UNDER_SQL = """
+    WITH RECURSIVE tree(id) AS (
+        SELECT id FROM accounts_organisationunit WHERE id = ANY(%s)
+        UNION
+        SELECT child.id FROM accounts_organisationunit child JOIN tree ON child.parent_id = tree.id
+    )
+    SELECT id FROM tree
+"""
+
+
+def get_unit_ids_under(*, unit_id: int) -> frozenset[int]:
+    """The unit and every unit below it (a supervisor's scope), in one query; empty for an
+    unknown unit."""
+    return get_unit_ids_under_any(unit_ids=[unit_id])
+
+
+def get_unit_ids_under_any(*, unit_ids: Iterable[int]) -> frozenset[int]:
+    """The units and every unit below any of them, in one query."""
+    wanted = sorted(set(unit_ids))
+    if not wanted:
+        return frozenset()
+    with connection.cursor() as cursor:
+        cursor.execute(_UNITS_UNDER_SQL, [wanted])
+        return frozenset(row[0] for row in cursor.fetchall())
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    id: int
+    utility_code: str
+    code: str
+    name: str
+    level_code: str
+    level_name: str
+    rank: int
+    parent_id: int | None
+    time_zone: str
+
+
+def get_units(*, utility_code: str) -> list[UnitInfo]:
+    """Every unit of a utility, top level first then by code (one query)."""
+    rows = (
+        OrganisationUnit.objects.filter(utility__code=utility_code)
+        .order_by("rank", "code")
+        .values_list(
+            "id",
+            "utility__code",
+            "code",
+            "name",
+            "level__code",
+            "level__name",
+            "rank",
+            "parent_id",
+            "time_zone",
+            "utility__time_zone",
+        )
+    )
+    return [UnitInfo(*r[:8], time_zone=r[8] or r[9]) for r in rows]
