@@ -15,11 +15,11 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
-from ampere.accounts.db import prepared_cursor
 from ampere.accounts.models import Account, EntryKind, LedgerAllocation, LedgerEntry
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money, currency
+from ampere.database import prepared_cursor
 
 
 class LedgerRefused(DomainError):

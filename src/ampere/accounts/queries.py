@@ -9,7 +9,6 @@ from typing import NoReturn
 
 from django.db import connection
 
-from ampere.accounts.db import prepared_cursor
 from ampere.accounts.models import (
     Account,
     CustomerAccess,
@@ -25,6 +24,7 @@ from ampere.accounts.types import AccountRef, LedgerLine, OpenItem
 from ampere.core.errors import NotFound
 from ampere.core.money import Money
 from ampere.core.periods import DatePeriod
+from ampere.database import prepared_cursor
 
 
 class AccountNotFound(NotFound):

@@ -29,11 +29,11 @@ from ninja.security import APIKeyHeader
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
-from ampere.accounts.db import prepared_cursor
 from ampere.accounts.queries import get_account_customer_id, get_customer_ids_for_user
 from ampere.api import problems, signing
 from ampere.api.models import AccessToken, ApiClient, ApiKey
 from ampere.core.errors import NotFound
+from ampere.database import prepared_cursor
 
 
 @dataclass(frozen=True)
