@@ -22,6 +22,7 @@ from ampere.accounts.models import Account, Customer, Utility
 from ampere.accounts.operations import allocate_account_numbers, ensure_utility
 from ampere.accounts.text import search_key
 from ampere.core.errors import InvalidInput
+from ampere.database import reserve_ids
 from ampere.rating.models import Tariff
 from ampere.rating.operations import load_shipped_tariffs
 
@@ -75,16 +76,6 @@ def _pick(
         w = np.asarray(weights, dtype=np.float64)  # sampling weights, not money
         p = w / w.sum()
     return rng.choice(len(items), size=n, p=p)
-
-
-def _reserve_ids(cursor: Any, table: str, n: int) -> list[int]:
-    if n == 0:
-        return []
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        [table, n],
-    )
-    return [row[0] for row in cursor.fetchall()]
 
 
 def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -205,7 +196,7 @@ def _write_chunk(
     with connection.cursor() as wrapper:
         cursor = wrapper.cursor
         ids = {
-            table: _reserve_ids(cursor, f"accounts_{table}", n)
+            table: reserve_ids(table=f"accounts_{table}", count=n)
             for table in ("customer", "premise", "servicepoint", "account", "serviceagreement")
         }
         numbers: dict[int, str] = {}

@@ -13,7 +13,7 @@ import psycopg.errors
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from psycopg.types.range import Range
 
 from ampere.accounts.ledger import post_entry
@@ -71,6 +71,7 @@ from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money
 from ampere.core.periods import DatePeriod
+from ampere.database import reserve_ids
 
 
 class BillExists(Conflict):
@@ -346,13 +347,7 @@ def reserve_bill_ids(*, count: int) -> list[int]:
     by COPY in one go). Ids are unique but not necessarily consecutive."""
     if count < 1:
         raise InvalidInput("reserve at least one id", field="count")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('billing_bill', 'id')) "
-            "FROM generate_series(1, %s)",
-            [count],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return reserve_ids(table="billing_bill", count=count)
 
 
 def _post_bill(

@@ -38,18 +38,6 @@ class Outcome:
     bills: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
 
 
-def reserve_bill_ids(count: int) -> list[int]:
-    if not count:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('billing_bill', 'id')) "
-            "FROM generate_series(1, %s)",
-            [count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
 def copy_rows(sql: str, chunks: Iterator[str]) -> None:
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         buffer: list[str] = []

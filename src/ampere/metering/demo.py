@@ -17,6 +17,7 @@ from django.db import connection, transaction
 
 from ampere.core.errors import InvalidInput, NotFound
 from ampere.core.localtime import local_midnight, zone
+from ampere.database import reserve_id_range
 from ampere.metering.intervals import PG_EPOCH, DayArrays, copy_blocks
 
 Progress = Callable[[str, int, int], None]
@@ -65,12 +66,8 @@ def _copy_text(sql: str, lines: Iterator[str]) -> None:
 
 
 def _next_ids(table: str, count: int) -> npt.NDArray[np.int64]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-        (sequence,) = cursor.fetchone()
-        cursor.execute("SELECT setval(%s, nextval(%s) + %s - 1)", [sequence, sequence, count])
-        (last,) = cursor.fetchone()
-    return np.arange(last - count + 1, last + 1, dtype=np.int64)
+    ids = reserve_id_range(table=table, count=count)
+    return np.arange(ids.start, ids.stop, dtype=np.int64)
 
 
 def install_demo_meters(

@@ -19,6 +19,7 @@ from psycopg.types.range import Range
 from ampere.accounts.models import ServicePoint, Utility
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_midnight, zone
+from ampere.database import reserve_ids
 from ampere.metering import parsing
 from ampere.metering.models import (
     ConsumptionRevision,
@@ -455,19 +456,8 @@ class _IdPool:
 
     def __next__(self) -> int:
         if not self.free:
-            self.free = _next_ids(self.table, self.block)[::-1]
+            self.free = reserve_ids(table=self.table, count=self.block)[::-1]
         return self.free.pop()
-
-
-def _next_ids(table: str, count: int) -> list[int]:
-    if count == 0:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, count],
-        )
-        return [r[0] for r in cursor.fetchall()]
 
 
 @dataclass
@@ -1386,7 +1376,7 @@ def estimate_missing_reads(
             continue
         read_at = local_midnight(day, zone(tz_name)) + timedelta(hours=12)
         pending.append((register, installation, read_at, day, estimate))
-    ids = _next_ids("metering_registerread", len(pending))
+    ids = reserve_ids(table="metering_registerread", count=len(pending))
     for read_id, (register, installation, read_at, day, estimate) in zip(ids, pending, strict=True):
         new_reads.append(
             (

@@ -25,6 +25,7 @@ from ampere.accounts.queries import find_accounts
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money, currency
+from ampere.database import reserve_ids
 from ampere.payments import operations
 from ampere.payments.files import Line, parse_amount, parse_date, read_lines
 from ampere.payments.models import (
@@ -271,12 +272,10 @@ def _post_good_rows(
 ) -> None:
     if not good:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval('payments_payment_id_seq') FROM generate_series(1, %s)", [len(good)]
-        )
-        for row, (payment_id,) in zip(good, cursor.fetchall(), strict=True):
-            row.payment_id = payment_id
+    for row, payment_id in zip(
+        good, reserve_ids(table="payments_payment", count=len(good)), strict=True
+    ):
+        row.payment_id = payment_id
     posted = ledger.post_in_bulk(
         rows=[
             ledger.ChargeRow(
