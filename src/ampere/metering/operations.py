@@ -12,14 +12,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg.errors
 from django.db import IntegrityError, connection, transaction
 from psycopg.types.range import Range
 
 from ampere.accounts.models import ServicePoint, Utility
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_midnight, zone
-from ampere.database import reserve_ids
+from ampere.database import constraint_name, reserve_ids
 from ampere.metering import parsing
 from ampere.metering.models import (
     ConsumptionRevision,
@@ -78,13 +77,6 @@ class BatchConflict(Conflict):
 
 class QuarantineRefused(DomainError):
     code = "quarantine-refused"
-
-
-def _constraint_of(error: IntegrityError) -> str:
-    cause = error.__cause__
-    if isinstance(cause, psycopg.errors.IntegrityError) and cause.diag.constraint_name:
-        return cause.diag.constraint_name
-    return ""
 
 
 @dataclass(frozen=True)
@@ -187,7 +179,7 @@ def register_meter(*, utility_code: str, meter: MeterInput) -> int:
                 [Register(meter_id=row.id, code=code) for code in meter.registers]
             )
     except IntegrityError as error:
-        if _constraint_of(error) == "meter_serial_unique":
+        if constraint_name(error) == "meter_serial_unique":
             raise Conflict(f"meter {serial!r} exists already", field="meter.serial") from None
         raise
     return row.id
@@ -299,7 +291,7 @@ def _open_installation(point_id: int, meter_id: int, at: datetime) -> int:
                 meter_id=meter_id, service_point_id=point_id, installed_period=Range(at, None, "[)")
             )
     except IntegrityError as error:
-        constraint = _constraint_of(error)
+        constraint = constraint_name(error)
         if constraint == "one_live_installation_per_service_point":
             raise InstallationOverlap(
                 "the service point has a meter installed at that time", field="service_point"
@@ -1472,7 +1464,7 @@ def create_route(
                 ]
             )
     except IntegrityError as error:
-        if _constraint_of(error) == "route_code_unique":
+        if constraint_name(error) == "route_code_unique":
             raise Conflict(f"route {code!r} exists already", field="code") from None
         raise Conflict(
             "a service point is on another route already", field="service_points"

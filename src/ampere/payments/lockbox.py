@@ -25,7 +25,7 @@ from ampere.accounts.queries import find_accounts
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money, currency
-from ampere.database import reserve_ids
+from ampere.database import constraint_name, reserve_ids
 from ampere.payments import operations
 from ampere.payments.files import Line, parse_amount, parse_date, read_lines
 from ampere.payments.models import (
@@ -112,8 +112,9 @@ def import_lockbox_file(
         except IntegrityError as error:
             # Another import posted one of these references, or this very file, meanwhile:
             # look again (once) and report those rows as duplicates.
-            if attempt or not any(
-                c in str(error) for c in ("payment_once_per_channel", "payment_file_received_once")
+            if attempt or constraint_name(error) not in (
+                "payment_once_per_channel_reference",
+                "payment_file_received_once",
             ):
                 raise
     raise AssertionError("unreachable")

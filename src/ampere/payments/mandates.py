@@ -23,7 +23,7 @@ from ampere.accounts import ledger
 from ampere.accounts.queries import find_account
 from ampere.core.errors import Conflict, InvalidInput, NotFound
 from ampere.core.money import Money
-from ampere.database import reserve_ids
+from ampere.database import constraint_name, reserve_ids
 from ampere.payments.models import ChannelKind, CollectionStatus, Mandate, PaymentMethod
 from ampere.payments.types import ChannelPolicy
 
@@ -120,8 +120,7 @@ def create_mandate(
                 signed_at=now,
             )
     except IntegrityError as error:
-        text = str(error)
-        if "mandate_reference_unique" in text:
+        if constraint_name(error) == "mandate_reference_unique":
             raise Conflict(f"mandate {reference!r} exists already", field="reference") from None
         raise Conflict(
             f"account {account.number} has a mandate in force already", field="account_number"
