@@ -15,6 +15,7 @@ from ampere.accounts.models import Utility
 from ampere.core.errors import InvalidInput, NotFound
 from ampere.core.localtime import day_period, local_midnight, zone
 from ampere.core.periods import DatePeriod
+from ampere.database import date_array, int_array, int_matrix
 from ampere.metering.models import (
     ConsumptionRevision,
     IntervalImport,
@@ -237,9 +238,9 @@ def consumption_for_billing(
     # Arrays go as their text form: psycopg dumps a list element by element in Python, and a
     # bill run asks for tens of thousands of service points at once.
     arrays: list[Any] = [
-        "{" + ",".join(str(r.service_point_id) for r in requests) + "}",
-        "{" + ",".join(r.period.start.isoformat() for r in requests) + "}",
-        "{" + ",".join(r.period.end.isoformat() for r in requests) + "}",  # type: ignore[union-attr]
+        int_array(r.service_point_id for r in requests),
+        date_array(r.period.start for r in requests),
+        date_array(r.period.end for r in requests),  # type: ignore[misc]
     ]
     rows: list[ConsumptionRow] = []
     large = len(requests) >= LARGE_REQUEST_COUNT
@@ -382,14 +383,14 @@ def _interval_consumption(
     if not points:
         return []
     params = {
-        "n": "{" + ",".join(str(p[0]) for p in points) + "}",
-        "meters": "{" + ",".join(str(p[1]) for p in points) + "}",
-        "firsts": "{" + ",".join(p[2].isoformat() for p in points) + "}",
-        "ends": "{" + ",".join(p[3].isoformat() for p in points) + "}",
+        "n": int_array(p[0] for p in points),
+        "meters": int_array(p[1] for p in points),
+        "firsts": date_array(p[2] for p in points),
+        "ends": date_array(p[3] for p in points),
         "first_day": start,
-        "key_patterns": "{" + ",".join(map(str, key_patterns)) + "}",
-        "los": "{" + ",".join("{" + ",".join(str(r[1]) for r in p) + "}" for p in padded) + "}",
-        "his": "{" + ",".join("{" + ",".join(str(r[2]) for r in p) + "}" for p in padded) + "}",
+        "key_patterns": int_array(key_patterns),
+        "los": int_matrix([r[1] for r in p] for p in padded),
+        "his": int_matrix([r[2] for r in p] for p in padded),
     }
     cursor.execute(_interval_sql(width), params)
     fetched = cursor.fetchall()
