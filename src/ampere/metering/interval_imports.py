@@ -30,6 +30,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 
 from ampere.core.errors import DomainError, InvalidInput, NotFound
 from ampere.core.localtime import zone
+from ampere.database import apply_settings
 from ampere.metering.greenbutton import feed_header, read_green_button
 from ampere.metering.intervals import ParsedIntervals, _store, _utility, read_head_end_csv
 from ampere.metering.models import (
@@ -208,7 +209,7 @@ def _record_refusal_outside(
     outside = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         with outside.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [OUTSIDE_LOCK_TIMEOUT])
+            apply_settings({"lock_timeout": OUTSIDE_LOCK_TIMEOUT}, local=False, cursor=cursor)
             cursor.execute(
                 _INSERT_IMPORT_SQL,
                 [

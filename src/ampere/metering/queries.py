@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,7 +14,7 @@ from ampere.accounts.models import Utility
 from ampere.core.errors import InvalidInput, NotFound
 from ampere.core.localtime import day_period, local_midnight, zone
 from ampere.core.periods import DatePeriod
-from ampere.database import date_array, int_array, int_matrix
+from ampere.database import date_array, int_array, int_matrix, settings_applied
 from ampere.metering.models import (
     ConsumptionRevision,
     IntervalImport,
@@ -244,7 +243,10 @@ def consumption_for_billing(
     ]
     rows: list[ConsumptionRow] = []
     large = len(requests) >= LARGE_REQUEST_COUNT
-    with connection.cursor() as cursor, _session_settings(cursor, QUERY_SETTINGS, apply=large):
+    with (
+        connection.cursor() as cursor,
+        settings_applied(cursor=cursor, settings=QUERY_SETTINGS if large else {}),
+    ):
         cursor.execute(_REGISTER_SQL, arrays)
         for (
             n,
@@ -317,37 +319,6 @@ def tou_ranges(
 # the estimates stay under the JIT threshold and the settings are left alone.
 QUERY_SETTINGS = {"jit": "off", "work_mem": "64MB"}
 LARGE_REQUEST_COUNT = 1000
-
-
-@contextmanager
-def _session_settings(cursor: Any, settings: dict[str, str], *, apply: bool) -> Iterator[None]:
-    """Run the body with PostgreSQL ``settings`` (when ``apply``) and put the previous values
-    back after it (two statements). Inside a transaction they are set for the transaction only
-    (as SET LOCAL), so that a failure's rollback undoes them and a caller's own SET LOCAL is
-    not turned into a session setting."""
-    if not apply:
-        yield
-        return
-    names = list(settings)
-    local = connection.in_atomic_block
-    # The select list is evaluated in order: the current values, then the new ones set.
-    cursor.execute(
-        "SELECT "
-        + ", ".join("current_setting(%s)" for _ in names)
-        + ", "
-        + ", ".join("set_config(%s, %s, %s)" for _ in names),
-        [*names, *[v for name in names for v in (name, settings[name], local)]],
-    )
-    previous = cursor.fetchone()[: len(names)]
-    restore = [v for name, old in zip(names, previous, strict=True) for v in (name, old, local)]
-    sql = "SELECT " + ", ".join("set_config(%s, %s, %s)" for _ in names)
-    try:
-        yield
-    except BaseException:
-        if not local:
-            cursor.execute(sql, restore)
-        raise
-    cursor.execute(sql, restore)
 
 
 def _interval_consumption(
