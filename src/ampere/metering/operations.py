@@ -18,7 +18,7 @@ from psycopg.types.range import Range
 from ampere.accounts.models import ServicePoint, Utility
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_midnight, zone
-from ampere.database import constraint_name, reserve_ids
+from ampere.database import constraint_name, copy_rows, reserve_ids
 from ampere.metering import parsing
 from ampere.metering.models import (
     ConsumptionRevision,
@@ -938,16 +938,7 @@ def _write_plan(plan: _Plan) -> None:
 
 def copy_reads(rows: Iterable[tuple[Any, ...]]) -> int:
     """COPY register reads given as tuples in ``_READ_COLUMNS`` order (ids allocated)."""
-    count = 0
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(
-            f"COPY metering_registerread ({', '.join(_READ_COLUMNS)}) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-    return count
+    return copy_rows(table="metering_registerread", columns=_READ_COLUMNS, rows=rows)
 
 
 def _digest(rows: Sequence[parsing.RawRow], default_source: str) -> str:
