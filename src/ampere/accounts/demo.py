@@ -15,13 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 
 from ampere.accounts import demo_places as places
 from ampere.accounts.models import Account, Customer, Utility
 from ampere.accounts.operations import allocate_account_numbers, ensure_utility
 from ampere.accounts.text import search_key
 from ampere.core.errors import InvalidInput
+from ampere.database import copy_rows, reserve_ids
 from ampere.rating.models import Tariff
 from ampere.rating.operations import load_shipped_tariffs
 
@@ -75,24 +76,6 @@ def _pick(
         w = np.asarray(weights, dtype=np.float64)  # sampling weights, not money
         p = w / w.sum()
     return rng.choice(len(items), size=n, p=p)
-
-
-def _reserve_ids(cursor: Any, table: str, n: int) -> list[int]:
-    if n == 0:
-        return []
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        [table, n],
-    )
-    return [row[0] for row in cursor.fetchall()]
-
-
-def _copy(cursor: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    if not rows:
-        return
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def _vn_phone(rng: np.random.Generator) -> str:
@@ -202,267 +185,249 @@ def _write_chunk(
     gender = rng.integers(0, 2, size=n)
     family_of = _pick(rng, places.VN_FAMILY, n, [w for _, w in places.VN_FAMILY])
     spanish = rng.random(n) < 0.38
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor
-        ids = {
-            table: _reserve_ids(cursor, f"accounts_{table}", n)
-            for table in ("customer", "premise", "servicepoint", "account", "serviceagreement")
-        }
-        numbers: dict[int, str] = {}
-        for area_index in sorted(set(area_of.tolist())):
-            members = np.flatnonzero(area_of == area_index)
-            code = area_rows[area_index][1] or utility.default_area_code
-            allocated = allocate_account_numbers(
-                utility_id=utility.id, area=code, count=len(members)
+    ids = {
+        table: reserve_ids(table=f"accounts_{table}", count=n)
+        for table in ("customer", "premise", "servicepoint", "account", "serviceagreement")
+    }
+    numbers: dict[int, str] = {}
+    for area_index in sorted(set(area_of.tolist())):
+        members = np.flatnonzero(area_of == area_index)
+        code = area_rows[area_index][1] or utility.default_area_code
+        allocated = allocate_account_numbers(utility_id=utility.id, area=code, count=len(members))
+        numbers.update(zip(members.tolist(), allocated, strict=True))
+    customers, phones, premises, points, account_rows, agreements = [], [], [], [], [], []
+    enrol_rows: list[tuple[Any, ...]] = []
+    legacy_rows: list[tuple[Any, ...]] = []
+    for i in range(n):
+        offer = mix[int(offer_of[i])]
+        global_index = index0 + i
+        opened_on = as_of - timedelta(days=int(opened[i]))
+        customer_id = ids["customer"][i]
+        if is_vn:
+            name, language, national_id, tax_code = _vn_person_or_company(
+                rng, offer.organisation, int(gender[i]), int(family_of[i]), global_index
             )
-            numbers.update(zip(members.tolist(), allocated, strict=True))
-        customers, phones, premises, points, account_rows, agreements = [], [], [], [], [], []
-        enrol_rows: list[tuple[Any, ...]] = []
-        legacy_rows: list[tuple[Any, ...]] = []
-        for i in range(n):
-            offer = mix[int(offer_of[i])]
-            global_index = index0 + i
-            opened_on = as_of - timedelta(days=int(opened[i]))
-            customer_id = ids["customer"][i]
-            if is_vn:
-                name, language, national_id, tax_code = _vn_person_or_company(
-                    rng, offer.organisation, int(gender[i]), int(family_of[i]), global_index
-                )
-            else:
-                assert names is not None
-                name, language = _us_person(rng, names, bool(spanish[i]))
-                national_id = tax_code = ""
-            phone_list = [
+        else:
+            assert names is not None
+            name, language = _us_person(rng, names, bool(spanish[i]))
+            national_id = tax_code = ""
+        phone_list = [
+            _vn_phone(rng) if is_vn else _us_phone(rng, places.SCE_CITIES[int(area_of[i])][3])
+        ]
+        if rng.random() < 0.25:
+            extra = (
                 _vn_phone(rng) if is_vn else _us_phone(rng, places.SCE_CITIES[int(area_of[i])][3])
-            ]
-            if rng.random() < 0.25:
-                extra = (
-                    _vn_phone(rng)
-                    if is_vn
-                    else _us_phone(rng, places.SCE_CITIES[int(area_of[i])][3])
-                )
-                if extra != phone_list[0]:
-                    phone_list.append(extra)
-            email = ""
-            if rng.random() < (0.4 if is_vn else 0.75):
-                email = f"{search_key(name).replace(' ', '.')[:30]}{global_index % 997}@example.com"
-            customers.append(
+            )
+            if extra != phone_list[0]:
+                phone_list.append(extra)
+        email = ""
+        if rng.random() < (0.4 if is_vn else 0.75):
+            email = f"{search_key(name).replace(' ', '.')[:30]}{global_index % 997}@example.com"
+        customers.append(
+            (
+                customer_id,
+                utility.id,
+                "organisation" if offer.organisation else "person",
+                name,
+                search_key(name),
+                national_id,
+                tax_code,
+                language,
+                email,
+                rng.random() < 0.7,
+                bool(email) and rng.random() < 0.6,
+                now,
+            )
+        )
+        for k, phone in enumerate(phone_list):
+            phones.append(
                 (
                     customer_id,
-                    utility.id,
-                    "organisation" if offer.organisation else "person",
-                    name,
-                    search_key(name),
-                    national_id,
-                    tax_code,
-                    language,
-                    email,
-                    rng.random() < 0.7,
-                    bool(email) and rng.random() < 0.6,
-                    now,
+                    phone,
+                    "mobile" if is_vn else "landline" if k else "mobile",
+                    k == 0,
                 )
             )
-            for k, phone in enumerate(phone_list):
-                phones.append(
-                    (
-                        customer_id,
-                        phone,
-                        "mobile" if is_vn else "landline" if k else "mobile",
-                        k == 0,
-                    )
-                )
-            area = area_rows[int(area_of[i])]
-            premise_id = ids["premise"][i]
-            lat = Decimal(area[2]) + Decimal(int(rng.integers(-2000, 2000))) / Decimal(100000)
-            lon = Decimal(area[3]) + Decimal(int(rng.integers(-2000, 2000))) / Decimal(100000)
-            if is_vn:
-                street = places.VN_STREETS[int(rng.integers(len(places.VN_STREETS)))]
-                ward = f"{places.VN_WARD_PREFIX[int(rng.integers(4))]} {int(rng.integers(1, 20))}"
-                house = f"{int(rng.integers(1, 400))}" + (
-                    f"/{int(rng.integers(1, 60))}" if rng.random() < 0.4 else ""
-                )
-                province = "Thành phố Hồ Chí Minh" if utility.code == "evn-hcmc" else area[0]
-                district = area[0] if utility.code == "evn-hcmc" else ""
-                premises.append(
-                    (
-                        premise_id,
-                        utility.id,
-                        f"{house} {street}",
-                        ward,
-                        district,
-                        province,
-                        "",
-                        area[1],
-                        lat,
-                        lon,
-                        "",
-                        False,
-                    )
-                )
-            else:
-                assert names is not None
-                city = places.SCE_CITIES[int(area_of[i])]
-                street = names.streets[int(rng.integers(len(names.streets)))]
-                suffix = places.US_STREET_SUFFIXES[
-                    int(rng.integers(len(places.US_STREET_SUFFIXES)))
-                ]
-                premises.append(
-                    (
-                        premise_id,
-                        utility.id,
-                        f"{int(rng.integers(100, 20000))} {street} {suffix}",
-                        "",
-                        city[0],
-                        "CA",
-                        city[1],
-                        "",
-                        lat,
-                        lon,
-                        city[2],
-                        bool(rng.random() < 0.12),
-                    )
-                )
-            point_id = ids["servicepoint"][i]
-            points.append(
+        area = area_rows[int(area_of[i])]
+        premise_id = ids["premise"][i]
+        lat = Decimal(area[2]) + Decimal(int(rng.integers(-2000, 2000))) / Decimal(100000)
+        lon = Decimal(area[3]) + Decimal(int(rng.integers(-2000, 2000))) / Decimal(100000)
+        if is_vn:
+            street = places.VN_STREETS[int(rng.integers(len(places.VN_STREETS)))]
+            ward = f"{places.VN_WARD_PREFIX[int(rng.integers(4))]} {int(rng.integers(1, 20))}"
+            house = f"{int(rng.integers(1, 400))}" + (
+                f"/{int(rng.integers(1, 60))}" if rng.random() < 0.4 else ""
+            )
+            province = "Thành phố Hồ Chí Minh" if utility.code == "evn-hcmc" else area[0]
+            district = area[0] if utility.code == "evn-hcmc" else ""
+            premises.append(
                 (
-                    point_id,
-                    utility.id,
                     premise_id,
-                    f"SP{point_id:010d}",
-                    offer.voltage_class,
-                    offer.nominal_v,
-                    offer.phases,
-                    f"F{int(rng.integers(100, 999))}",
-                    f"T{area[1] or 'US'}-{int(rng.integers(1, 5000)):04d}",
+                    utility.id,
+                    f"{house} {street}",
+                    ward,
+                    district,
+                    province,
+                    "",
+                    area[1],
+                    lat,
+                    lon,
+                    "",
+                    False,
                 )
             )
-            account_id = ids["account"][i]
-            account_rows.append(
-                (account_id, utility.id, customer_id, numbers[i], "active", opened_on)
-            )
-            households, renters, short_lease, capacity = _agreement_terms(rng, offer, is_vn)
-            agreement_id = ids["serviceagreement"][i]
-            agreements.append(
+        else:
+            assert names is not None
+            city = places.SCE_CITIES[int(area_of[i])]
+            street = names.streets[int(rng.integers(len(names.streets)))]
+            suffix = places.US_STREET_SUFFIXES[int(rng.integers(len(places.US_STREET_SUFFIXES)))]
+            premises.append(
                 (
-                    agreement_id,
-                    account_id,
-                    point_id,
-                    tariff_ids[offer.tariff],
-                    offer.purpose,
-                    households,
-                    renters,
-                    short_lease,
-                    capacity,
-                    f"[{opened_on.isoformat()},)",
-                    "active",
+                    premise_id,
+                    utility.id,
+                    f"{int(rng.integers(100, 20000))} {street} {suffix}",
+                    "",
+                    city[0],
+                    "CA",
+                    city[1],
+                    "",
+                    lat,
+                    lon,
+                    city[2],
+                    bool(rng.random() < 0.12),
                 )
             )
-            enrol_rows.extend(_enrolments(rng, agreement_id, opened_on, is_vn))
-            if not is_vn or rng.random() < 0.3:
-                legacy_rows.append(
-                    (
-                        utility.id,
-                        account_id,
-                        _legacy_number(utility.code, global_index),
-                        "CMIS2" if is_vn else "CSS",
-                    )
+        point_id = ids["servicepoint"][i]
+        points.append(
+            (
+                point_id,
+                utility.id,
+                premise_id,
+                f"SP{point_id:010d}",
+                offer.voltage_class,
+                offer.nominal_v,
+                offer.phases,
+                f"F{int(rng.integers(100, 999))}",
+                f"T{area[1] or 'US'}-{int(rng.integers(1, 5000)):04d}",
+            )
+        )
+        account_id = ids["account"][i]
+        account_rows.append((account_id, utility.id, customer_id, numbers[i], "active", opened_on))
+        households, renters, short_lease, capacity = _agreement_terms(rng, offer, is_vn)
+        agreement_id = ids["serviceagreement"][i]
+        agreements.append(
+            (
+                agreement_id,
+                account_id,
+                point_id,
+                tariff_ids[offer.tariff],
+                offer.purpose,
+                households,
+                renters,
+                short_lease,
+                capacity,
+                f"[{opened_on.isoformat()},)",
+                "active",
+            )
+        )
+        enrol_rows.extend(_enrolments(rng, agreement_id, opened_on, is_vn))
+        if not is_vn or rng.random() < 0.3:
+            legacy_rows.append(
+                (
+                    utility.id,
+                    account_id,
+                    _legacy_number(utility.code, global_index),
+                    "CMIS2" if is_vn else "CSS",
                 )
-        _copy(
-            cursor,
-            "accounts_customer",
-            (
-                "id",
-                "utility_id",
-                "kind",
-                "name",
-                "search_name",
-                "national_id",
-                "tax_code",
-                "preferred_language",
-                "email",
-                "consent_sms",
-                "consent_email",
-                "created_at",
-            ),
-            customers,
-        )
-        _copy(
-            cursor,
-            "accounts_customerphone",
-            ("customer_id", "number", "kind", "is_primary"),
-            phones,
-        )
-        _copy(
-            cursor,
-            "accounts_premise",
-            (
-                "id",
-                "utility_id",
-                "address_line",
-                "ward",
-                "district",
-                "province",
-                "postal_code",
-                "administrative_area_code",
-                "latitude",
-                "longitude",
-                "baseline_region",
-                "all_electric",
-            ),
-            premises,
-        )
-        _copy(
-            cursor,
-            "accounts_servicepoint",
-            (
-                "id",
-                "utility_id",
-                "premise_id",
-                "code",
-                "voltage_class",
-                "nominal_voltage_v",
-                "phases",
-                "feeder_code",
-                "transformer_code",
-            ),
-            points,
-        )
-        _copy(
-            cursor,
-            "accounts_account",
-            ("id", "utility_id", "customer_id", "number", "status", "opened_on"),
-            account_rows,
-        )
-        _copy(
-            cursor,
-            "accounts_serviceagreement",
-            (
-                "id",
-                "account_id",
-                "service_point_id",
-                "tariff_id",
-                "purpose_of_use",
-                "households",
-                "renter_occupants",
-                "short_lease_undeclared",
-                "contracted_capacity_kw",
-                "valid_period",
-                "status",
-            ),
-            agreements,
-        )
-        _copy(
-            cursor,
-            "accounts_programenrolment",
-            ("agreement_id", "program", "valid_period", "details"),
-            enrol_rows,
-        )
-        _copy(
-            cursor,
-            "accounts_legacyaccountnumber",
-            ("utility_id", "account_id", "number", "source_system"),
-            legacy_rows,
-        )
+            )
+    copy_rows(
+        table="accounts_customer",
+        columns=(
+            "id",
+            "utility_id",
+            "kind",
+            "name",
+            "search_name",
+            "national_id",
+            "tax_code",
+            "preferred_language",
+            "email",
+            "consent_sms",
+            "consent_email",
+            "created_at",
+        ),
+        rows=customers,
+    )
+    copy_rows(
+        table="accounts_customerphone",
+        columns=("customer_id", "number", "kind", "is_primary"),
+        rows=phones,
+    )
+    copy_rows(
+        table="accounts_premise",
+        columns=(
+            "id",
+            "utility_id",
+            "address_line",
+            "ward",
+            "district",
+            "province",
+            "postal_code",
+            "administrative_area_code",
+            "latitude",
+            "longitude",
+            "baseline_region",
+            "all_electric",
+        ),
+        rows=premises,
+    )
+    copy_rows(
+        table="accounts_servicepoint",
+        columns=(
+            "id",
+            "utility_id",
+            "premise_id",
+            "code",
+            "voltage_class",
+            "nominal_voltage_v",
+            "phases",
+            "feeder_code",
+            "transformer_code",
+        ),
+        rows=points,
+    )
+    copy_rows(
+        table="accounts_account",
+        columns=("id", "utility_id", "customer_id", "number", "status", "opened_on"),
+        rows=account_rows,
+    )
+    copy_rows(
+        table="accounts_serviceagreement",
+        columns=(
+            "id",
+            "account_id",
+            "service_point_id",
+            "tariff_id",
+            "purpose_of_use",
+            "households",
+            "renter_occupants",
+            "short_lease_undeclared",
+            "contracted_capacity_kw",
+            "valid_period",
+            "status",
+        ),
+        rows=agreements,
+    )
+    copy_rows(
+        table="accounts_programenrolment",
+        columns=("agreement_id", "program", "valid_period", "details"),
+        rows=enrol_rows,
+    )
+    copy_rows(
+        table="accounts_legacyaccountnumber",
+        columns=("utility_id", "account_id", "number", "source_system"),
+        rows=legacy_rows,
+    )
     return len(enrol_rows), len(legacy_rows)
 
 

@@ -15,11 +15,11 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
-from ampere.accounts.db import prepared_cursor
 from ampere.accounts.models import Account, EntryKind, LedgerAllocation, LedgerEntry
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money, currency
+from ampere.database import copy_rows, prepared_cursor
 
 
 class LedgerRefused(DomainError):
@@ -663,29 +663,26 @@ def copy_entries(*, rows: Iterable[ChargeRow], created_by: str, now: datetime) -
 
     Unallocated credits are not settled here; call ``settle_credits`` for the accounts after.
     """
-    count = 0
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg 3 cursor underneath Django's wrapper
-        columns = ", ".join(_COPY_COLUMNS)
-        with raw.copy(f"COPY accounts_ledgerentry ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    (
-                        row.account_id,
-                        row.kind,
-                        row.amount,
-                        row.currency,
-                        now,
-                        row.value_date,
-                        row.due_date,
-                        row.source_type,
-                        row.source_id,
-                        row.description[:200],
-                        created_by,
-                    )
-                )
-                count += 1
-    return count
+    return copy_rows(
+        table="accounts_ledgerentry",
+        columns=_COPY_COLUMNS,
+        rows=(
+            (
+                row.account_id,
+                row.kind,
+                row.amount,
+                row.currency,
+                now,
+                row.value_date,
+                row.due_date,
+                row.source_type,
+                row.source_id,
+                row.description[:200],
+                created_by,
+            )
+            for row in rows
+        ),
+    )
 
 
 def settle_credits(*, account_ids: Sequence[int], now: datetime) -> int:

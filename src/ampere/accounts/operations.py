@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-import psycopg.errors
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -58,6 +57,7 @@ from ampere.core.errors import Conflict, InvalidInput, NotFound
 from ampere.core.i18n import _
 from ampere.core.localtime import zone
 from ampere.core.periods import DatePeriod
+from ampere.database import constraint_name
 from ampere.rating.queries import get_tariff_head
 
 
@@ -412,19 +412,12 @@ def _agreement_row(
     )
 
 
-def _constraint_of(error: IntegrityError) -> str:
-    cause = error.__cause__
-    if isinstance(cause, psycopg.errors.IntegrityError) and cause.diag.constraint_name:
-        return cause.diag.constraint_name
-    return ""
-
-
 def _save_agreement(agreement: ServiceAgreement) -> None:
     try:
         with transaction.atomic():
             agreement.save()
     except IntegrityError as error:
-        if _constraint_of(error) == "one_live_agreement_per_service_point":
+        if constraint_name(error) == "one_live_agreement_per_service_point":
             raise AgreementOverlap(
                 "another agreement on this service point overlaps the period",
                 field="agreement.period",
@@ -545,7 +538,7 @@ def enrol(
         with transaction.atomic():
             row.save()
     except IntegrityError as error:
-        constraint = _constraint_of(error)
+        constraint = constraint_name(error)
         if constraint == "care_and_fera_not_combined":
             raise EnrolmentConflict("CARE and FERA cannot be combined", field="program") from None
         if constraint == "one_enrolment_per_program_at_a_time":

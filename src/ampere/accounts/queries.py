@@ -9,7 +9,6 @@ from typing import NoReturn
 
 from django.db import connection
 
-from ampere.accounts.db import prepared_cursor
 from ampere.accounts.models import (
     Account,
     CustomerAccess,
@@ -27,6 +26,7 @@ from ampere.core.errors import InvalidInput, NotFound
 from ampere.core.i18n import _
 from ampere.core.money import Money
 from ampere.core.periods import DatePeriod
+from ampere.database import prepared_cursor
 
 
 class AccountNotFound(NotFound):

@@ -29,11 +29,11 @@ from ninja.security import APIKeyHeader
 from ninja.security.base import AuthBase
 from ninja.utils import check_csrf
 
-from ampere.accounts.db import prepared_cursor
 from ampere.accounts.queries import get_account_customer_id, get_customer_ids_for_user
 from ampere.api import problems, signing
 from ampere.api.models import AccessToken, ApiClient, ApiKey
 from ampere.core.errors import NotFound
+from ampere.database import constraint_name, prepared_cursor
 
 
 @dataclass(frozen=True)
@@ -309,8 +309,7 @@ def take_audit(request: HttpRequest) -> tuple[str, list[Any]] | None:
 def refuse_replay(request: HttpRequest, error: IntegrityError) -> AuthenticationError:
     """For an operation that failed on the audit row's unique signature (a replayed request:
     the operation wrote nothing): the refusal, audited. Re-raises any other error."""
-    cause = error.__cause__
-    if getattr(getattr(cause, "diag", None), "constraint_name", None) != SIGNATURE_USED_ONCE:
+    if constraint_name(error) != SIGNATURE_USED_ONCE:
         raise error
     _record_replay(request)
     return AuthenticationError(message=REPLAYED)

@@ -14,7 +14,8 @@ from ampere.billing.pricing import price_targets
 from ampere.billing.run_context import Laps, RunContext
 from ampere.billing.targets import TARGETS_SQL, Targets, add_programs, load_targets
 from ampere.billing.usage import usages_of
-from ampere.billing.writing import Outcome, reserve_bill_ids, write_bills, write_exceptions
+from ampere.billing.writing import Outcome, write_bills, write_exceptions
+from ampere.database import reserve_ids
 
 
 @dataclass
@@ -110,7 +111,7 @@ def bill_targets(
             facts.wh.append(item.wh[position])
     reasons = hold_reasons_of(context, targets, usages, facts)
     clock.lap("holds")
-    ids = reserve_bill_ids(len(facts.index))
+    ids = reserve_ids(table="billing_bill", count=len(facts.index))
     bill_of = dict(zip(facts.index, ids, strict=True))
     write_bills(
         clock=clock,

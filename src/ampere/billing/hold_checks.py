@@ -17,9 +17,10 @@ from ampere.billing.queries import (
     as_period,
 )
 from ampere.billing.run_context import RunContext
-from ampere.billing.targets import Targets, date_array, int_array
+from ampere.billing.targets import Targets
 from ampere.billing.usage import Usage, wh_of
 from ampere.core.periods import DatePeriod
+from ampere.database import date_array, int_array
 
 _HISTORY_SQL = """
 SELECT t.agreement_id, h.rn, h.consumption_kwh, h.estimated, h.days

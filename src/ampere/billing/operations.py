@@ -9,11 +9,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg.errors
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from psycopg.types.range import Range
 
 from ampere.accounts.ledger import post_entry
@@ -71,6 +70,7 @@ from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money
 from ampere.core.periods import DatePeriod
+from ampere.database import constraint_name, reserve_ids
 
 
 class BillExists(Conflict):
@@ -87,13 +87,6 @@ class InvoiceNumbersExhausted(Conflict):
 
 def _range(period: DatePeriod) -> Range[date]:
     return Range(period.start, period.end, "[)")
-
-
-def _constraint_of(error: IntegrityError) -> str:
-    cause = error.__cause__
-    if isinstance(cause, psycopg.errors.IntegrityError) and cause.diag.constraint_name:
-        return cause.diag.constraint_name
-    return ""
 
 
 def _aware(now: datetime) -> datetime:
@@ -144,7 +137,7 @@ def set_cycle_schedule(*, cycle_id: int, entries: Sequence[ScheduleEntry]) -> in
                         bill_date=entry.bill_date,
                     )
             except IntegrityError as error:
-                constraint = _constraint_of(error)
+                constraint = constraint_name(error)
                 if constraint == "one_schedule_row_per_month":
                     message = f"{entry.month:%Y-%m} is scheduled already"
                 elif constraint == "cycle_periods_do_not_overlap":
@@ -279,7 +272,7 @@ def declare_blackout(
                 declared_at=_aware(now),
             )
     except IntegrityError as error:
-        if _constraint_of(error) == "live_blackouts_do_not_overlap":
+        if constraint_name(error) == "live_blackouts_do_not_overlap":
             raise Conflict(
                 f"the window {period} overlaps a declared window", field="period"
             ) from None
@@ -346,13 +339,7 @@ def reserve_bill_ids(*, count: int) -> list[int]:
     by COPY in one go). Ids are unique but not necessarily consecutive."""
     if count < 1:
         raise InvalidInput("reserve at least one id", field="count")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('billing_bill', 'id')) "
-            "FROM generate_series(1, %s)",
-            [count],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return reserve_ids(table="billing_bill", count=count)
 
 
 def _post_bill(
@@ -490,7 +477,7 @@ def create_bill(*, draft: DraftBill, now: datetime, created_by: str) -> BillRef:
                     created_at=now,
                 )
         except IntegrityError as error:
-            if _constraint_of(error) == "one_original_bill_per_agreement_period":
+            if constraint_name(error) == "one_original_bill_per_agreement_period":
                 raise BillExists(
                     f"agreement {draft.agreement_id} has a bill for {draft.period} already",
                     field="period",

@@ -68,6 +68,7 @@ from ampere.billing.run_context import run_context
 from ampere.core.errors import DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.periods import DatePeriod
+from ampere.database import apply_settings
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +357,15 @@ def run_partition(*, partition_id: int, now: datetime, worker: str = "") -> Part
     )
 
 
+RUN_SETTINGS = {
+    "jit": "off",
+    "random_page_cost": "1.1",
+    "max_parallel_workers_per_gather": "0",
+    "work_mem": "64MB",
+    "synchronous_commit": "off",
+}
+
+
 def tune_session() -> None:
     """Settings of this transaction for bulk work:
 
@@ -368,13 +378,7 @@ def tune_session() -> None:
       only the last partitions committed, whole (their ``done`` with them), and the run bills
       them again when it resumes; a later durable commit that depends on them flushes them.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('jit', 'off', true), set_config('random_page_cost', '1.1', true),"
-            " set_config('max_parallel_workers_per_gather', '0', true),"
-            " set_config('work_mem', '64MB', true),"
-            " set_config('synchronous_commit', 'off', true)"
-        )
+    apply_settings(RUN_SETTINGS, local=True)
 
 
 def _complete_run_if_done(run_id: int, now: datetime) -> None:

@@ -14,6 +14,7 @@ from django.db import connection
 
 from ampere.core.errors import NotFound
 from ampere.core.periods import DatePeriod
+from ampere.database import date_array, int_array
 
 LANGUAGES = ("vi", "en", "es")
 
@@ -80,16 +81,6 @@ class Targets:
         if found is None:
             found = self._periods[key] = DatePeriod(*key)
         return found
-
-
-def int_array(values: Sequence[int]) -> str:
-    """A bigint[] parameter as its text form: psycopg dumps a list element by element in
-    Python, a run passes tens of thousands."""
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-def date_array(values: Sequence[date]) -> str:
-    return "{" + ",".join(map(date.isoformat, values)) + "}"
 
 
 def _norm_centi(households: Decimal, renters: int | None) -> int:

@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.db import connection
 
 from ampere.accounts.ledger import ChargeRow, copy_entries, settle_credits
 from ampere.billing.assembly import (
@@ -21,8 +20,7 @@ from ampere.billing.pricing import Priced, Unbilled
 from ampere.billing.run_context import Laps, RunContext
 from ampere.billing.targets import Targets
 from ampere.billing.usage import Usage
-
-NULL = "\\N"  # COPY's text for null
+from ampere.database import NULL, copy_lines, copy_text
 
 
 @dataclass
@@ -38,47 +36,14 @@ class Outcome:
     bills: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
 
 
-def reserve_bill_ids(count: int) -> list[int]:
-    if not count:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('billing_bill', 'id')) "
-            "FROM generate_series(1, %s)",
-            [count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def copy_rows(sql: str, chunks: Iterator[str]) -> None:
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        buffer: list[str] = []
-        size = 0
-        for chunk in chunks:
-            buffer.append(chunk)
-            size += 1
-            if size >= 20_000:
-                copy.write("".join(buffer))
-                buffer, size = [], 0
-        if buffer:
-            copy.write("".join(buffer))
-
-
-def copy_text(value: str) -> str:
-    """A text value for COPY's text format."""
-    return (
-        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
-
-
 BILL_COLUMNS = (
-    "id, account_id, agreement_id, cycle_id, bill_run_id, kind, status, period, bill_date, "
-    "due_date, issued_at, currency, language, consumption_kwh, estimated, subtotal, tax_total, "
-    "total, replaces_id, readings, created_at"
+    *("id", "account_id", "agreement_id", "cycle_id", "bill_run_id", "kind", "status", "period"),
+    *("bill_date", "due_date", "issued_at", "currency", "language", "consumption_kwh"),
+    *("estimated", "subtotal", "tax_total", "total", "replaces_id", "readings", "created_at"),
 )
 LINE_COLUMNS = (
-    "bill_id, sequence, kind, code, description, quantity, unit, unit_price, "
-    "amount_unrounded, amount, tax_rate, tax_amount"
+    *("bill_id", "sequence", "kind", "code", "description", "quantity", "unit", "unit_price"),
+    *("amount_unrounded", "amount", "tax_rate", "tax_amount"),
 )
 
 
@@ -167,7 +132,7 @@ def write_bills(
                 f"{stamp}\n"
             )
 
-    copy_rows(f"COPY billing_bill ({BILL_COLUMNS}) FROM STDIN", bills())
+    copy_lines(table="billing_bill", columns=BILL_COLUMNS, lines=bills())
     outcome.amount_posted = Decimal(posted_minor).scaleb(-minor)
     clock.lap("write_bills")
 
@@ -208,10 +173,10 @@ def write_bills(
                     )
                 outcome.lines += len(where)
 
-    copy_rows(f"COPY billing_billline ({LINE_COLUMNS}) FROM STDIN", lines())
+    copy_lines(table="billing_billline", columns=LINE_COLUMNS, lines=lines())
     clock.lap("write_lines")
     if held_rows:
-        copy_rows("COPY billing_billhold (bill_id, code, detail) FROM STDIN", iter(held_rows))
+        copy_lines(table="billing_billhold", columns=("bill_id", "code", "detail"), lines=held_rows)
     if charges:
         copy_entries(rows=charges, created_by=context.created_by, now=now)
         clock.lap("write_ledger")
@@ -238,8 +203,11 @@ def write_exceptions(
                 f"{copy_text(item.code[:40])}\t{copy_text(item.detail[:300])}\t{copy_text(raw)}\t{stamp}\n"
             )
 
-    copy_rows(
-        "COPY billing_billrunexception (run_id, partition_id, account_id, agreement_id, period,"
-        " code, detail, raw, created_at) FROM STDIN",
-        rows(),
+    copy_lines(
+        table="billing_billrunexception",
+        columns=(
+            *("run_id", "partition_id", "account_id", "agreement_id", "period", "code"),
+            *("detail", "raw", "created_at"),
+        ),
+        lines=rows(),
     )

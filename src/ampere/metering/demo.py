@@ -17,6 +17,7 @@ from django.db import connection, transaction
 
 from ampere.core.errors import InvalidInput, NotFound
 from ampere.core.localtime import local_midnight, zone
+from ampere.database import copy_lines, reserve_id_range
 from ampere.metering.intervals import PG_EPOCH, DayArrays, copy_blocks
 
 Progress = Callable[[str, int, int], None]
@@ -52,25 +53,9 @@ def _reading_dates(as_of: date, months: int, reading_day: int) -> list[date]:
     return dates[-months:]
 
 
-def _copy_text(sql: str, lines: Iterator[str]) -> None:
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        buffer: list[str] = []
-        for line in lines:
-            buffer.append(line)
-            if len(buffer) >= 10_000:
-                copy.write("".join(buffer))
-                buffer = []
-        if buffer:
-            copy.write("".join(buffer))
-
-
 def _next_ids(table: str, count: int) -> npt.NDArray[np.int64]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-        (sequence,) = cursor.fetchone()
-        cursor.execute("SELECT setval(%s, nextval(%s) + %s - 1)", [sequence, sequence, count])
-        (last,) = cursor.fetchone()
-    return np.arange(last - count + 1, last + 1, dtype=np.int64)
+    ids = reserve_id_range(table=table, count=count)
+    return np.arange(ids.start, ids.stop, dtype=np.int64)
 
 
 def install_demo_meters(
@@ -141,10 +126,20 @@ def install_demo_meters(
         meter_ids = _next_ids("metering_meter", count)
         kind = "smart" if smart else None
         interval = smart & (rng.random(count) < interval_share) if smart else np.zeros(count, bool)
-        _copy_text(
-            "COPY metering_meter (id, utility_id, serial, kind, phases, multiplier,"
-            " register_digits, interval_minutes, manufacturer) FROM STDIN",
-            (
+        copy_lines(
+            table="metering_meter",
+            columns=(
+                "id",
+                "utility_id",
+                "serial",
+                "kind",
+                "phases",
+                "multiplier",
+                "register_digits",
+                "interval_minutes",
+                "manufacturer",
+            ),
+            lines=(
                 f"{meter_ids[i]}\t{utility_id}\t{'AMI' if smart else 'CT'}{point_ids[i]:010d}\t"
                 f"{kind or ('electronic' if tou[i] else 'electromechanical')}\t"
                 f"{3 if tou[i] else phases[i]}\t{multiplier[i]}\t{digits[i]}\t"
@@ -158,9 +153,10 @@ def install_demo_meters(
         }
         register_rows = [(i, code) for i in range(count) for code in codes_of[bool(tou[i])]]
         register_ids = _next_ids("metering_register", len(register_rows))
-        _copy_text(
-            "COPY metering_register (id, meter_id, code) FROM STDIN",
-            (
+        copy_lines(
+            table="metering_register",
+            columns=("id", "meter_id", "code"),
+            lines=(
                 f"{register_ids[n]}\t{meter_ids[i]}\t{code}\n"
                 for n, (i, code) in enumerate(register_rows)
             ),
@@ -171,10 +167,10 @@ def install_demo_meters(
             local_midnight(d - timedelta(days=1), tz).astimezone(UTC) for d in first_dates
         ]
         installation_ids = _next_ids("metering_installation", count)
-        _copy_text(
-            "COPY metering_installation (id, meter_id, service_point_id, installed_period)"
-            " FROM STDIN",
-            (
+        copy_lines(
+            table="metering_installation",
+            columns=("id", "meter_id", "service_point_id", "installed_period"),
+            lines=(
                 f"{installation_ids[i]}\t{meter_ids[i]}\t{point_ids[i]}\t"
                 f'["{installed_at[cycle[i]].isoformat()}",)\n'
                 for i in range(count)
@@ -243,17 +239,19 @@ def _routes(
     route_of = np.arange(len(point_ids)) // ROUTE_SIZE
     route_count = int(route_of.max()) + 1
     route_ids = _next_ids("metering_route", route_count)
-    _copy_text(
-        "COPY metering_route (id, utility_id, cycle_id, code, name) FROM STDIN",
-        (
+    copy_lines(
+        table="metering_route",
+        columns=("id", "utility_id", "cycle_id", "code", "name"),
+        lines=(
             f"{route_ids[r]}\t{utility_id}\t{cycle_ids[r % len(CYCLE_DAYS)]}\t"
             f"R{offset + r + 1:06d}\tDemo route {offset + r + 1}\n"
             for r in range(route_count)
         ),
     )
-    _copy_text(
-        "COPY metering_routestop (route_id, service_point_id, sequence) FROM STDIN",
-        (
+    copy_lines(
+        table="metering_routestop",
+        columns=("route_id", "service_point_id", "sequence"),
+        lines=(
             f"{route_ids[route_of[i]]}\t{point_ids[i]}\t{i % ROUTE_SIZE + 1}\n"
             for i in range(len(point_ids))
         ),
@@ -340,11 +338,25 @@ def _reads(
             if n % CHUNK == 0:
                 report("reads", n, len(register_rows))
 
-    _copy_text(
-        "COPY metering_registerread (id, register_id, installation_id, read_at, read_date, value,"
-        " source, kind, status, flags, estimation_method, estimated_daily, batch_id, recorded_at)"
-        " FROM STDIN",
-        lines(),
+    copy_lines(
+        table="metering_registerread",
+        columns=(
+            "id",
+            "register_id",
+            "installation_id",
+            "read_at",
+            "read_date",
+            "value",
+            "source",
+            "kind",
+            "status",
+            "flags",
+            "estimation_method",
+            "estimated_daily",
+            "batch_id",
+            "recorded_at",
+        ),
+        lines=lines(),
     )
     report("reads", len(register_rows), len(register_rows))
     return written

@@ -30,6 +30,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 
 from ampere.core.errors import DomainError, InvalidInput, NotFound
 from ampere.core.localtime import zone
+from ampere.database import apply_settings, copy_rows
 from ampere.metering.greenbutton import feed_header, read_green_button
 from ampere.metering.intervals import ParsedIntervals, _store, _utility, read_head_end_csv
 from ampere.metering.models import (
@@ -208,7 +209,7 @@ def _record_refusal_outside(
     outside = connections.create_connection(DEFAULT_DB_ALIAS)
     try:
         with outside.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [OUTSIDE_LOCK_TIMEOUT])
+            apply_settings({"lock_timeout": OUTSIDE_LOCK_TIMEOUT}, local=False, cursor=cursor)
             cursor.execute(
                 _INSERT_IMPORT_SQL,
                 [
@@ -275,15 +276,11 @@ def _quarantine(import_id: int, parsed: ParsedIntervals, errors: Sequence[dict[s
         )
     if not rows:
         return 0
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY metering_quarantinedinterval ({', '.join(_QUARANTINE_COLUMNS)}) FROM STDIN"
-        ) as copy,
-    ):
-        for number in sorted(rows):
-            copy.write_row(rows[number])
-    return len(rows)
+    return copy_rows(
+        table="metering_quarantinedinterval",
+        columns=_QUARANTINE_COLUMNS,
+        rows=(rows[number] for number in sorted(rows)),
+    )
 
 
 def _open_row(quarantine_id: int) -> QuarantinedInterval:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import struct
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,6 +24,7 @@ from django.db import connection, transaction
 from ampere.accounts.models import Utility
 from ampere.core.errors import Conflict, NotFound
 from ampere.core.localtime import day_period, zone
+from ampere.database import copy_binary
 from ampere.metering.models import IntervalChannel, IntervalQuality
 from ampere.metering.parsing import BadFile, parse_timestamp
 from ampere.metering.types import IntervalFileResult
@@ -32,8 +32,6 @@ from ampere.metering.types import IntervalFileResult
 PG_EPOCH = date(2000, 1, 1)
 INT4_OID = 23
 INT2_OID = 21
-_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_TRAILER = struct.pack(">h", -1)
 COLUMNS = (
     "meter_id",
     "channel",
@@ -174,19 +172,16 @@ def copy_blocks(blocks: Iterable[DayArrays], *, table: str = "metering_intervald
     """Binary COPY of day blocks into ``table`` (inside the caller's transaction); returns the
     number of values written. Raises psycopg's UniqueViolation when a day exists already."""
     written = 0
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
-        ) as copy,
-    ):
-        copy.write(_HEADER)
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal written
         for block in blocks:
             if block.values.size == 0:
                 continue
-            copy.write(encode_block(block))
+            yield encode_block(block)
             written += int(block.values.size)
-        copy.write(_TRAILER)
+
+    copy_binary(table=table, columns=COLUMNS, chunks=chunks())
     return written
 
 

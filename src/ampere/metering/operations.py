@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg.errors
 from django.db import IntegrityError, connection, transaction
 from psycopg.types.range import Range
 
 from ampere.accounts.models import ServicePoint, Utility
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_midnight, zone
+from ampere.database import constraint_name, copy_rows, reserve_ids
 from ampere.metering import parsing
 from ampere.metering.models import (
     ConsumptionRevision,
@@ -77,13 +77,6 @@ class BatchConflict(Conflict):
 
 class QuarantineRefused(DomainError):
     code = "quarantine-refused"
-
-
-def _constraint_of(error: IntegrityError) -> str:
-    cause = error.__cause__
-    if isinstance(cause, psycopg.errors.IntegrityError) and cause.diag.constraint_name:
-        return cause.diag.constraint_name
-    return ""
 
 
 @dataclass(frozen=True)
@@ -186,7 +179,7 @@ def register_meter(*, utility_code: str, meter: MeterInput) -> int:
                 [Register(meter_id=row.id, code=code) for code in meter.registers]
             )
     except IntegrityError as error:
-        if _constraint_of(error) == "meter_serial_unique":
+        if constraint_name(error) == "meter_serial_unique":
             raise Conflict(f"meter {serial!r} exists already", field="meter.serial") from None
         raise
     return row.id
@@ -298,7 +291,7 @@ def _open_installation(point_id: int, meter_id: int, at: datetime) -> int:
                 meter_id=meter_id, service_point_id=point_id, installed_period=Range(at, None, "[)")
             )
     except IntegrityError as error:
-        constraint = _constraint_of(error)
+        constraint = constraint_name(error)
         if constraint == "one_live_installation_per_service_point":
             raise InstallationOverlap(
                 "the service point has a meter installed at that time", field="service_point"
@@ -455,19 +448,8 @@ class _IdPool:
 
     def __next__(self) -> int:
         if not self.free:
-            self.free = _next_ids(self.table, self.block)[::-1]
+            self.free = reserve_ids(table=self.table, count=self.block)[::-1]
         return self.free.pop()
-
-
-def _next_ids(table: str, count: int) -> list[int]:
-    if count == 0:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, count],
-        )
-        return [r[0] for r in cursor.fetchall()]
 
 
 @dataclass
@@ -956,16 +938,7 @@ def _write_plan(plan: _Plan) -> None:
 
 def copy_reads(rows: Iterable[tuple[Any, ...]]) -> int:
     """COPY register reads given as tuples in ``_READ_COLUMNS`` order (ids allocated)."""
-    count = 0
-    with connection.cursor() as cursor:
-        raw = cursor.cursor
-        with raw.copy(
-            f"COPY metering_registerread ({', '.join(_READ_COLUMNS)}) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-    return count
+    return copy_rows(table="metering_registerread", columns=_READ_COLUMNS, rows=rows)
 
 
 def _digest(rows: Sequence[parsing.RawRow], default_source: str) -> str:
@@ -1386,7 +1359,7 @@ def estimate_missing_reads(
             continue
         read_at = local_midnight(day, zone(tz_name)) + timedelta(hours=12)
         pending.append((register, installation, read_at, day, estimate))
-    ids = _next_ids("metering_registerread", len(pending))
+    ids = reserve_ids(table="metering_registerread", count=len(pending))
     for read_id, (register, installation, read_at, day, estimate) in zip(ids, pending, strict=True):
         new_reads.append(
             (
@@ -1482,7 +1455,7 @@ def create_route(
                 ]
             )
     except IntegrityError as error:
-        if _constraint_of(error) == "route_code_unique":
+        if constraint_name(error) == "route_code_unique":
             raise Conflict(f"route {code!r} exists already", field="code") from None
         raise Conflict(
             "a service point is on another route already", field="service_points"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from ampere.accounts.models import Utility
 from ampere.core.errors import InvalidInput, NotFound
 from ampere.core.localtime import day_period, local_midnight, zone
 from ampere.core.periods import DatePeriod
+from ampere.database import date_array, int_array, int_matrix, settings_applied
 from ampere.metering.models import (
     ConsumptionRevision,
     IntervalImport,
@@ -237,13 +237,16 @@ def consumption_for_billing(
     # Arrays go as their text form: psycopg dumps a list element by element in Python, and a
     # bill run asks for tens of thousands of service points at once.
     arrays: list[Any] = [
-        "{" + ",".join(str(r.service_point_id) for r in requests) + "}",
-        "{" + ",".join(r.period.start.isoformat() for r in requests) + "}",
-        "{" + ",".join(r.period.end.isoformat() for r in requests) + "}",  # type: ignore[union-attr]
+        int_array(r.service_point_id for r in requests),
+        date_array(r.period.start for r in requests),
+        date_array(r.period.end for r in requests),  # type: ignore[misc]
     ]
     rows: list[ConsumptionRow] = []
     large = len(requests) >= LARGE_REQUEST_COUNT
-    with connection.cursor() as cursor, _session_settings(cursor, QUERY_SETTINGS, apply=large):
+    with (
+        connection.cursor() as cursor,
+        settings_applied(cursor=cursor, settings=QUERY_SETTINGS if large else {}),
+    ):
         cursor.execute(_REGISTER_SQL, arrays)
         for (
             n,
@@ -318,37 +321,6 @@ QUERY_SETTINGS = {"jit": "off", "work_mem": "64MB"}
 LARGE_REQUEST_COUNT = 1000
 
 
-@contextmanager
-def _session_settings(cursor: Any, settings: dict[str, str], *, apply: bool) -> Iterator[None]:
-    """Run the body with PostgreSQL ``settings`` (when ``apply``) and put the previous values
-    back after it (two statements). Inside a transaction they are set for the transaction only
-    (as SET LOCAL), so that a failure's rollback undoes them and a caller's own SET LOCAL is
-    not turned into a session setting."""
-    if not apply:
-        yield
-        return
-    names = list(settings)
-    local = connection.in_atomic_block
-    # The select list is evaluated in order: the current values, then the new ones set.
-    cursor.execute(
-        "SELECT "
-        + ", ".join("current_setting(%s)" for _ in names)
-        + ", "
-        + ", ".join("set_config(%s, %s, %s)" for _ in names),
-        [*names, *[v for name in names for v in (name, settings[name], local)]],
-    )
-    previous = cursor.fetchone()[: len(names)]
-    restore = [v for name, old in zip(names, previous, strict=True) for v in (name, old, local)]
-    sql = "SELECT " + ", ".join("set_config(%s, %s, %s)" for _ in names)
-    try:
-        yield
-    except BaseException:
-        if not local:
-            cursor.execute(sql, restore)
-        raise
-    cursor.execute(sql, restore)
-
-
 def _interval_consumption(
     cursor: Any,
     requests: Sequence[ConsumptionRequest],
@@ -382,14 +354,14 @@ def _interval_consumption(
     if not points:
         return []
     params = {
-        "n": "{" + ",".join(str(p[0]) for p in points) + "}",
-        "meters": "{" + ",".join(str(p[1]) for p in points) + "}",
-        "firsts": "{" + ",".join(p[2].isoformat() for p in points) + "}",
-        "ends": "{" + ",".join(p[3].isoformat() for p in points) + "}",
+        "n": int_array(p[0] for p in points),
+        "meters": int_array(p[1] for p in points),
+        "firsts": date_array(p[2] for p in points),
+        "ends": date_array(p[3] for p in points),
         "first_day": start,
-        "key_patterns": "{" + ",".join(map(str, key_patterns)) + "}",
-        "los": "{" + ",".join("{" + ",".join(str(r[1]) for r in p) + "}" for p in padded) + "}",
-        "his": "{" + ",".join("{" + ",".join(str(r[2]) for r in p) + "}" for p in padded) + "}",
+        "key_patterns": int_array(key_patterns),
+        "los": int_matrix([r[1] for r in p] for p in padded),
+        "his": int_matrix([r[2] for r in p] for p in padded),
     }
     cursor.execute(_interval_sql(width), params)
     fetched = cursor.fetchall()

@@ -25,6 +25,7 @@ from ampere.accounts.queries import find_accounts
 from ampere.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money, currency
+from ampere.database import constraint_name, reserve_ids
 from ampere.payments import operations
 from ampere.payments.files import Line, parse_amount, parse_date, read_lines
 from ampere.payments.models import (
@@ -111,8 +112,9 @@ def import_lockbox_file(
         except IntegrityError as error:
             # Another import posted one of these references, or this very file, meanwhile:
             # look again (once) and report those rows as duplicates.
-            if attempt or not any(
-                c in str(error) for c in ("payment_once_per_channel", "payment_file_received_once")
+            if attempt or constraint_name(error) not in (
+                "payment_once_per_channel_reference",
+                "payment_file_received_once",
             ):
                 raise
     raise AssertionError("unreachable")
@@ -271,12 +273,10 @@ def _post_good_rows(
 ) -> None:
     if not good:
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval('payments_payment_id_seq') FROM generate_series(1, %s)", [len(good)]
-        )
-        for row, (payment_id,) in zip(good, cursor.fetchall(), strict=True):
-            row.payment_id = payment_id
+    for row, payment_id in zip(
+        good, reserve_ids(table="payments_payment", count=len(good)), strict=True
+    ):
+        row.payment_id = payment_id
     posted = ledger.post_in_bulk(
         rows=[
             ledger.ChargeRow(

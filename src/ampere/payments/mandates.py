@@ -23,6 +23,7 @@ from ampere.accounts import ledger
 from ampere.accounts.queries import find_account
 from ampere.core.errors import Conflict, InvalidInput, NotFound
 from ampere.core.money import Money
+from ampere.database import constraint_name, reserve_ids
 from ampere.payments.models import ChannelKind, CollectionStatus, Mandate, PaymentMethod
 from ampere.payments.types import ChannelPolicy
 
@@ -119,8 +120,7 @@ def create_mandate(
                 signed_at=now,
             )
     except IntegrityError as error:
-        text = str(error)
-        if "mandate_reference_unique" in text:
+        if constraint_name(error) == "mandate_reference_unique":
             raise Conflict(f"mandate {reference!r} exists already", field="reference") from None
         raise Conflict(
             f"account {account.number} has a mandate in force already", field="account_number"
@@ -245,7 +245,7 @@ def _collect_batch(
                 row.items.append((entry, open_))
         over = {m for m, d in due.items() if d.max_amount is not None and d.amount > d.max_amount}
         to_collect = {m: d for m, d in due.items() if m not in over}
-        payment_ids = _reserve_payment_ids(len(to_collect))
+        payment_ids = reserve_ids(table="payments_payment", count=len(to_collect))
         by_mandate = dict(zip(sorted(to_collect), payment_ids, strict=True))
         posted = ledger.post_in_bulk(
             rows=[
@@ -279,16 +279,6 @@ def _collect_batch(
     for d in to_collect.values():
         amounts[d.currency] += d.amount
     return len(to_collect), len(over), amounts
-
-
-def _reserve_payment_ids(count: int) -> list[int]:
-    if not count:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval('payments_payment_id_seq') FROM generate_series(1, %s)", [count]
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _balances(account_ids: list[int]) -> dict[int, Decimal]:

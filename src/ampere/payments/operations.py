@@ -18,7 +18,6 @@ from typing import Any
 from django.db import connection, transaction
 
 from ampere.accounts import ledger
-from ampere.accounts.db import prepared_cursor
 from ampere.accounts.queries import (
     account_number_forms,
     find_account,
@@ -27,6 +26,7 @@ from ampere.accounts.queries import (
 from ampere.core.errors import Conflict, InvalidInput, NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money, currency
+from ampere.database import prepared_cursor
 from ampere.payments import queries
 from ampere.payments.models import (
     Channel,

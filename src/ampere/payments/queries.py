@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from django.db import connection
 
-from ampere.accounts.db import prepared_cursor
 from ampere.accounts.queries import (
     find_account,
     get_balance,
@@ -17,6 +16,7 @@ from ampere.accounts.queries import (
 from ampere.core.errors import NotFound
 from ampere.core.localtime import local_date, zone
 from ampere.core.money import Money
+from ampere.database import prepared_cursor
 from ampere.payments.models import Channel, Payment, PaymentReversal, Refund
 from ampere.payments.types import (
     AccountDebt,

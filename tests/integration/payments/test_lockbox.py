@@ -175,3 +175,32 @@ def test_a_large_file_is_posted_set_based(mailbox):
     assert sum(get_balance(account_id=a.id).amount for a in accounts) == -sum(
         Decimal(1000 + i) for i in range(30)
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_files_with_one_reference_imported_at_once_post_it_once():
+    """Both files find LB-1 new; one posts it, the other's insert breaks the unique reference
+    and that import looks again and reports LB-1 as a duplicate."""
+    from tests.concurrency import run_in_threads
+
+    box = channel(UtilityFactory().id, "lockbox-race", kind="lockbox", accepts_credit=True)
+    account = AccountFactory(utility_id=box.utility_id)
+    bill(account.id, 200_000, date(2025, 5, 20), "A-05")
+
+    def work(index):
+        content = HEADER + f"LB-1,{account.number},150000,VND,2025-06-02,10020{index}\n"
+        return lockbox.import_lockbox_file(
+            channel=box, name=f"race-{index}.csv", content=content.encode(), created_by="c", now=NOW
+        )
+
+    results, errors = run_in_threads(4, work)
+    assert errors == []
+    payment = Payment.objects.get(external_reference="LB-1")
+    assert sorted((r.status, r.payment_id) for result in results for r in result.rows) == [
+        ("duplicate", payment.id),
+        ("duplicate", payment.id),
+        ("duplicate", payment.id),
+        ("posted", payment.id),
+    ]
+    assert get_balance(account_id=account.id) == Money.of(50_000, "VND")
+    assert PaymentFile.objects.filter(channel_id=box.id).count() == 4
