@@ -251,7 +251,7 @@ def test_portal_home_shows_the_customers_own_accounts(django_assert_num_queries)
     assert f"Tài khoản {mine.account_number}" in page
     assert other.account_number not in page
     assert f'<dd class="amount amount--large">798.660{NBSP}₫</dd>' in page
-    assert f"1\u2009–\u200931 thg 5, 2025" in page  # the period [May 1, June 1)
+    assert "1\u2009–\u200931 thg 5, 2025" in page  # the period [May 1, June 1)
     assert "<dd>2 thg 6, 2025</dd>" in page  # bill date
     assert "Số tiền còn nợ" in page
 
