@@ -72,7 +72,7 @@ class AxeLog:
 
     def report(self, url: str, serial: int, payload: str) -> None:
         self.pending.discard((url, serial))
-        self.checked.append(url)
+        self.checked.append(url.split("#", maxsplit=1)[0])
         for violation in json.loads(payload):
             nodes = "; ".join(f"{n['target']}: {n['summary']}" for n in violation["nodes"])
             self.violations.append(
@@ -110,7 +110,7 @@ class ShellPage:
         self.page.wait_for_load_state("load")
         while True:
             self.page.wait_for_timeout(25)  # lets Playwright deliver the bindings' calls
-            if not self.log.pending and self.page.url in self.log.checked:
+            if not self.log.pending and self.page.url.split("#")[0] in self.log.checked:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(f"axe did not finish on {self.page.url}: {self.log.pending}")

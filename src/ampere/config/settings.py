@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "pgtrigger",
-    "ninja",
     "django_htmx",
     "ampere.rating",
     "ampere.accounts",
@@ -59,6 +58,9 @@ INSTALLED_APPS = [
     "ampere.web",
     "ampere.console",
     "ampere.portal",
+    # After ampere.web, whose ninja/swagger.html overrides ninja's; ninja serves Swagger UI's
+    # files itself (no CDN) when it is an installed app.
+    "ninja",
 ]
 
 MIDDLEWARE = [

@@ -68,11 +68,6 @@ class ShellLoginView(LoginView):
     def get_default_redirect_url(self) -> str:
         return reverse(self.home_url_name)
 
-    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
-        response = super().form_valid(form)
-        messages.success(self.request, _("You are signed in."))
-        return response
-
 
 class ShellLogoutView(LogoutView):
     """Sign-out (POST only, as Django's); back to the sign-in page with a notice."""

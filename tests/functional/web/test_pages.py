@@ -31,7 +31,7 @@ def signed_in(user: User, language: str | None = None) -> Client:
 
 
 def text(response) -> str:
-    return response.content.decode()
+    return str(response.content, "utf-8")
 
 
 # --- sign-in ---------------------------------------------------------------------------------
